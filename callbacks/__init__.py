@@ -1,0 +1,6 @@
+"""Lightning callbacks that carry the side effects of a run (samples, exports, run records)."""
+
+from callbacks.export import ExportPolicy
+from callbacks.samples import CompletionSamples
+
+__all__ = ["CompletionSamples", "ExportPolicy"]

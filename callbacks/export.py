@@ -1,0 +1,36 @@
+"""Export the trained policy in Hugging Face format when fit ends."""
+
+from __future__ import annotations
+
+import os
+
+from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
+
+from lightning_modules.policy import save_policy
+
+
+class ExportPolicy(Callback):
+    """Save the policy (and its processor) with ``save_pretrained`` at the end of fit.
+
+    The export loads with ``AutoModelForImageTextToText.from_pretrained`` / ``AutoProcessor``;
+    LoRA adapters are merged into the weights unless ``merge_lora`` is False.
+
+    Args:
+        dirpath: where to write; default ``<log_dir>/policy``.
+        merge_lora: merge LoRA adapters into a plain model (the adapter is kept beside it).
+    """
+
+    def __init__(self, dirpath: str | None = None, merge_lora: bool = True) -> None:
+        self.dirpath = dirpath
+        self.merge_lora = merge_lora
+        self.exported_to: str | None = None
+
+    @rank_zero_only
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if getattr(pl_module, "model", None) is None:
+            return
+        path = self.dirpath or os.path.join(trainer.log_dir or trainer.default_root_dir, "policy")
+        save_policy(pl_module.model, pl_module.processor, path, merge_lora=self.merge_lora)
+        self.exported_to = path
+        rank_zero_info(f"Exported the trained policy to {path}")

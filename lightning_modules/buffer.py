@@ -1,0 +1,113 @@
+"""A scored generation batch (the rollout) and the pieces of it that optimiser steps consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from datamodules.sample import Sample
+from lightning_modules.rollout import Completions, select_rows
+
+
+@dataclass
+class Rollout:
+    """``N = prompts x G`` completions with everything the loss needs.
+
+    Attributes:
+        samples: the sample of each row (each prompt repeated G times, consecutively).
+        inputs: processed prompts, one row per completion (left-padded).
+        completions: sampled tokens and masks (right-padded).
+        rewards: ``N`` total rewards.
+        advantages: ``N`` advantages (filled once the whole batch is known).
+        group_size: G.
+    """
+
+    samples: list[Sample]
+    inputs: dict[str, Tensor]
+    completions: Completions
+    rewards: Tensor
+    group_size: int
+    advantages: Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def images_per_row(self) -> list[int]:
+        return [len(s.images) for s in self.samples]
+
+    def rows(self, rows: list[int]) -> Rollout:
+        """The rollout restricted to ``rows`` (any order)."""
+        idx = torch.as_tensor(rows, dtype=torch.long)
+        c = self.completions
+        return Rollout(
+            samples=[self.samples[r] for r in rows],
+            inputs=select_rows(self.inputs, self.images_per_row, rows),
+            completions=Completions(
+                ids=c.ids[idx.to(c.ids.device)],
+                mask=c.mask[idx.to(c.mask.device)],
+                truncated=c.truncated[idx.to(c.truncated.device)],
+                texts=[c.texts[r] for r in rows],
+            ),
+            rewards=self.rewards[idx],
+            group_size=self.group_size,
+            advantages=None if self.advantages is None else self.advantages[idx],
+        )
+
+    def groups(self, keep: Tensor) -> Rollout:
+        """Keep the groups where ``keep`` (``N / G`` booleans) is True."""
+        g = self.group_size
+        rows = [i * g + j for i in torch.nonzero(keep).flatten().tolist() for j in range(g)]
+        return self.rows(rows)
+
+
+def _pad_to(t: Tensor, length: int, value: int, left: bool) -> Tensor:
+    missing = length - t.shape[1]
+    if missing <= 0:
+        return t
+    pad = (missing, 0) if left else (0, missing)
+    return F.pad(t, (0, 0) * (t.ndim - 2) + pad, value=value)
+
+
+def concat_rollouts(parts: list[Rollout], pad_token_id: int) -> Rollout:
+    """Join rollouts from several generation batches (dynamic sampling), re-padding as needed.
+
+    Prompt tensors that share ``input_ids``' first two dims are left-padded to the longest prompt;
+    completions are right-padded to the longest completion; image tensors are concatenated.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    p_len = max(p.inputs["input_ids"].shape[1] for p in parts)
+    c_len = max(p.completions.ids.shape[1] for p in parts)
+    inputs: dict[str, Tensor] = {}
+    for key in parts[0].inputs:
+        values = [p.inputs[key] for p in parts]
+        seq_like = all(
+            isinstance(v, Tensor) and v.ndim >= 2 and v.shape[:2] == p.inputs["input_ids"].shape[:2]
+            for v, p in zip(values, parts)
+        )
+        if seq_like:
+            fill = pad_token_id if key == "input_ids" else 0
+            inputs[key] = torch.cat([_pad_to(v, p_len, fill, left=True) for v in values])
+        else:
+            inputs[key] = torch.cat(values)
+    comps = Completions(
+        ids=torch.cat([_pad_to(p.completions.ids, c_len, pad_token_id, left=False) for p in parts]),
+        mask=torch.cat([_pad_to(p.completions.mask, c_len, 0, left=False) for p in parts]),
+        truncated=torch.cat([p.completions.truncated for p in parts]),
+        texts=[t for p in parts for t in p.completions.texts],
+    )
+    advantages = None
+    if all(p.advantages is not None for p in parts):
+        advantages = torch.cat([p.advantages for p in parts])
+    return Rollout(
+        samples=[s for p in parts for s in p.samples],
+        inputs=inputs,
+        completions=comps,
+        rewards=torch.cat([p.rewards for p in parts]),
+        group_size=parts[0].group_size,
+        advantages=advantages,
+    )

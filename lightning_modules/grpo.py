@@ -1,0 +1,298 @@
+"""GRPO post-training of a vision-language policy on a mixture of verifiable domains.
+
+Run it through the CLI::
+
+    python main.py fit --config configs/mix.yaml
+
+One training batch of ``P`` prompts becomes one rollout of ``P x G`` completions (generation,
+scoring, advantages); the rollout is then consumed by ``num_iterations x ceil(P*G / minibatch_size)``
+optimiser steps (manual optimisation), so ``trainer.max_steps`` counts optimiser steps as usual.
+
+Where this departs from textbook GRPO (and from the paper's reference code):
+
+- Loss aggregation is selectable: ``grpo`` (per-sequence mean, the paper), ``token_mean`` (DAPO)
+  or ``dr_grpo`` (constant normaliser); advantages may be scaled per group (paper), per batch, or
+  not at all (Dr. GRPO).
+- Clipping is asymmetric when ``epsilon_high > epsilon_low`` (DAPO's clip-higher).
+- With ``dynamic_sampling``, groups whose rewards all tie are dropped and their places filled from
+  the next batches (up to ``max_refill_batches``); the partial buffer is not checkpointed.
+- With ``num_iterations == 1`` and one minibatch, the old log-probs are the current ones detached
+  (ratio 1), so no extra forward pass is spent on them; with ``beta == 0`` no reference exists.
+- A step whose rewards or loss are not finite is skipped with a warning and counted in
+  ``train/skipped_nonfinite`` instead of corrupting the weights.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+from lightning import LightningModule
+from torch import Tensor
+from transformers import get_linear_schedule_with_warmup
+
+from datamodules.sample import Sample
+from lightning_modules.buffer import Rollout, concat_rollouts
+from lightning_modules.evaluation import BenchmarkAccumulator
+from lightning_modules.grpo_loss import AdvantageScale, LossAggregation, group_advantages, grpo_loss, zero_spread_groups
+from lightning_modules.logprobs import completion_logprobs
+from lightning_modules.policy import HFPolicy
+from lightning_modules.rollout import GenerationSettings, generate, process_prompts, repeat_inputs
+from lightning_modules.scoring import eval_scores, score_completions
+
+
+class GRPOModule(LightningModule):
+    """Group Relative Policy Optimisation of an image-text-to-text model.
+
+    Args:
+        policy: how to load the policy (model, processor, reference); the default is the tiny
+            offline Qwen2-VL-architecture model.
+        num_generations: completions sampled per prompt (G).
+        generation: sampling settings for training rollouts.
+        eval_generation: decoding settings for validation / test (greedy by default).
+        beta: KL coefficient to the frozen reference (k3 estimator); 0 builds no reference.
+        epsilon_low: lower clip range of the policy ratio.
+        epsilon_high: upper clip range of the policy ratio.
+        num_iterations: optimisation passes over each rollout (mu).
+        minibatch_size: completions per optimiser step; None uses the whole rollout.
+        advantage_scale: ``group`` (GRPO), ``batch`` or ``none`` (Dr. GRPO).
+        loss_aggregation: ``grpo``, ``token_mean`` (DAPO) or ``dr_grpo``.
+        mask_truncated: exclude completions that hit ``max_new_tokens`` from the loss.
+        dynamic_sampling: drop groups whose rewards all tie and refill from the next batches.
+        max_refill_batches: extra batches dynamic sampling may draw before updating anyway.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_ratio: share of optimiser steps of linear warm-up, followed by linear decay to 0.
+        max_grad_norm: gradient clipping norm; 0 disables clipping.
+        logprob_chunk_size: rows per log-softmax chunk (bounds float32 logits memory).
+    """
+
+    def __init__(
+        self,
+        policy: HFPolicy | None = None,
+        num_generations: int = 6,
+        generation: GenerationSettings | None = None,
+        eval_generation: GenerationSettings | None = None,
+        beta: float = 0.04,
+        epsilon_low: float = 0.2,
+        epsilon_high: float = 0.2,
+        num_iterations: int = 1,
+        minibatch_size: int | None = None,
+        advantage_scale: AdvantageScale = "group",
+        loss_aggregation: LossAggregation = "grpo",
+        mask_truncated: bool = False,
+        dynamic_sampling: bool = False,
+        max_refill_batches: int = 4,
+        lr: float = 1e-6,
+        weight_decay: float = 0.0,
+        warmup_ratio: float = 0.1,
+        max_grad_norm: float = 1.0,
+        logprob_chunk_size: int = 8,
+    ) -> None:
+        super().__init__()
+        checks = {
+            "num_generations": num_generations >= 2,
+            "num_iterations": num_iterations >= 1,
+            "minibatch_size": minibatch_size is None or minibatch_size >= 1,
+            "beta": beta >= 0 and math.isfinite(beta),
+            "epsilon_low": 0 <= epsilon_low < 1,
+            "epsilon_high": epsilon_high >= 0,
+            "lr": lr > 0,
+            "warmup_ratio": 0 <= warmup_ratio < 1,
+            "max_refill_batches": max_refill_batches >= 0,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid GRPOModule option(s) {bad}: got " + ", ".join(f"{k}={locals()[k]!r}" for k in bad))
+        self.save_hyperparameters(ignore=["policy"])
+        self.policy = policy or HFPolicy()
+        self.generation = generation or GenerationSettings()
+        self.eval_generation = eval_generation or GenerationSettings(do_sample=False, max_new_tokens=self.generation.max_new_tokens)
+        self.automatic_optimization = False
+        self.model: torch.nn.Module | None = None
+        self.processor: Any = None
+        self._reference: tuple[Any, ...] = ()  # kept out of the state dict on purpose
+        self._pending: list[Rollout] = []
+        self._refills = 0
+        self.skipped_nonfinite = 0
+        self.last_rollout: Rollout | None = None
+        self.last_eval: dict[str, list[tuple[Sample, str, float]]] = {}
+        self._evaluator: BenchmarkAccumulator | None = None
+
+    # ----------------------------------------------------------------- model
+    def configure_model(self) -> None:
+        """Load the policy once (Lightning calls this before sharding strategies wrap it)."""
+        if self.model is not None:
+            return
+        bundle = self.policy.build(need_reference=self.hparams.beta != 0)
+        self.model, self.processor = bundle.model, bundle.processor
+        self._reference = (bundle.reference,) if bundle.reference is not None else ()
+
+    @property
+    def reference(self) -> Any:
+        """The frozen reference (a callable like the model) or None when beta is 0."""
+        return self._reference[0] if self._reference else None
+
+    def on_fit_start(self) -> None:
+        ref_model = getattr(self.reference, "model", None)
+        if ref_model is not None and ref_model is not self.model:
+            ref_model.to(self.device)
+
+    @property
+    def rewards(self) -> dict[str, Any]:
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if dm is None or not hasattr(dm, "rewards"):
+            raise RuntimeError("GRPOModule needs a DataModule with a `rewards` mapping (domain -> DomainReward)")
+        return dm.rewards
+
+    # -------------------------------------------------------------- rollouts
+    def _rollout(self, batch: list[Sample]) -> Rollout:
+        g = self.hparams.num_generations
+        prompt_inputs = process_prompts(self.processor, batch)
+        inputs = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in repeat_inputs(prompt_inputs, batch, g).items()}
+        completions = generate(self.model, self.processor, inputs, self.generation)
+        samples = [s for s in batch for _ in range(g)]
+        scored = score_completions(samples, completions.texts, self.rewards)
+        self.log_dict(scored.log_dict("train"), on_step=True, batch_size=len(samples))
+        counts: dict[str, int] = {}
+        for s in batch:
+            counts[s.domain] = counts.get(s.domain, 0) + 1
+        self.log_dict({f"data/count/{d}": float(n) for d, n in counts.items()}, on_step=True, batch_size=len(batch))
+        return Rollout(samples=samples, inputs=inputs, completions=completions, rewards=scored.total, group_size=g)
+
+    def _ready_rollout(self, batch: list[Sample]) -> Rollout | None:
+        """Generate and score; with dynamic sampling, hold back until enough informative groups exist."""
+        rollout = self._rollout(batch)
+        if not torch.isfinite(rollout.rewards).all():
+            self._skip("non-finite reward")
+            return None
+        tied = zero_spread_groups(rollout.rewards, rollout.group_size)
+        self.log("train/zero_std_frac", tied.float().mean(), on_step=True, batch_size=len(batch))
+        if not self.hparams.dynamic_sampling:
+            return rollout
+        if (~tied).any():
+            self._pending.append(rollout.groups(~tied))
+        have = sum(len(r) for r in self._pending) // rollout.group_size
+        if have < len(batch) and self._refills < self.hparams.max_refill_batches:
+            self._refills += 1
+            return None
+        self._refills = 0
+        if not self._pending:
+            return None
+        pad = self.processor.tokenizer.pad_token_id
+        merged, self._pending = concat_rollouts(self._pending, pad), []
+        return merged.rows(list(range(min(len(merged), len(batch) * rollout.group_size))))
+
+    def _skip(self, why: str) -> None:
+        self.skipped_nonfinite += 1
+        warnings.warn(f"GRPO step skipped: {why} (skipped so far: {self.skipped_nonfinite})", RuntimeWarning, stacklevel=2)
+        self.log("train/skipped_nonfinite", float(self.skipped_nonfinite), on_step=True, batch_size=1)
+
+    # -------------------------------------------------------------- training
+    def training_step(self, batch: list[Sample], batch_idx: int) -> None:
+        rollout = self._ready_rollout(batch)
+        if rollout is None:
+            return
+        hp = self.hparams
+        rollout.advantages = group_advantages(rollout.rewards, rollout.group_size, hp.advantage_scale).to(self.device)
+        self.last_rollout = rollout
+        comp = rollout.completions
+        mask = comp.mask.clone()
+        if hp.mask_truncated:
+            mask[comp.truncated] = 0
+        n = len(rollout)
+        size = hp.minibatch_size or n
+        slices = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+        reuse_old = hp.num_iterations == 1 and len(slices) == 1
+        with torch.no_grad():
+            old_logp = None if reuse_old else self._logprobs(self.model, rollout)[0]
+            ref_logp = self._logprobs(self.reference, rollout)[0] if hp.beta != 0 else None
+        opt, sched = self.optimizers(), self.lr_schedulers()
+        self.log_dict({"train/completion_len": comp.mask.sum(1).float().mean(),
+                       "train/truncated_frac": comp.truncated.float().mean()}, on_step=True, batch_size=n)
+        for it in range(hp.num_iterations):
+            for rows in slices:
+                part = rollout.rows(rows) if len(slices) > 1 else rollout
+                idx = torch.as_tensor(rows, device=self.device)
+                logp, entropy = self._logprobs(self.model, part, with_entropy=it == 0)
+                out = grpo_loss(
+                    logp, logp.detach() if reuse_old else old_logp[idx], part.advantages.to(self.device), mask[idx].to(self.device),
+                    ref_logp=None if ref_logp is None else ref_logp[idx], beta=hp.beta, epsilon_low=hp.epsilon_low,
+                    epsilon_high=hp.epsilon_high, aggregation=hp.loss_aggregation,
+                    max_completion_length=self.generation.max_new_tokens,
+                )
+                if not torch.isfinite(out.loss):
+                    opt.zero_grad()
+                    self._skip("non-finite loss")
+                    continue
+                opt.zero_grad()
+                self.manual_backward(out.loss)
+                if hp.max_grad_norm > 0:
+                    self.clip_gradients(opt, gradient_clip_val=hp.max_grad_norm, gradient_clip_algorithm="norm")
+                opt.step()
+                sched.step()
+                stats = {"train/loss": out.loss.detach(), "train/kl": out.kl, "train/clip_frac": out.clip_frac,
+                         "train/clip_low_frac": out.clip_low_frac, "train/clip_high_frac": out.clip_high_frac}
+                if entropy is not None:
+                    stats["train/entropy"] = (entropy * mask[idx]).sum() / mask[idx].sum().clamp(min=1)
+                self.log_dict(stats, on_step=True, prog_bar=False, batch_size=len(rows))
+        self.log("train/reward", rollout.rewards.mean(), on_step=True, prog_bar=True, batch_size=n)
+
+    def _logprobs(self, model: Any, rollout: Rollout, with_entropy: bool = False) -> tuple[Tensor, Tensor | None]:
+        comp = rollout.completions
+        return completion_logprobs(
+            model, rollout.inputs, comp.ids.to(self.device), comp.mask.to(self.device),
+            temperature=self.generation.temperature if self.generation.do_sample else 1.0,
+            with_entropy=with_entropy, chunk_size=self.hparams.logprob_chunk_size,
+        )
+
+    # ------------------------------------------------------------ evaluation
+    def _eval_start(self) -> None:
+        benches = self.trainer.datamodule.eval_benchmarks
+        self._evaluator = BenchmarkAccumulator([b.name for b in benches], [b.role for b in benches])
+        self.last_eval = {}
+
+    def _eval_step(self, batch: list[Sample], dataloader_idx: int) -> None:
+        inputs = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in process_prompts(self.processor, batch).items()}
+        texts = generate(self.model, self.processor, inputs, self.eval_generation).texts
+        scores = eval_scores(batch, texts, self.rewards)
+        self._evaluator.update(dataloader_idx, scores)
+        name = self._evaluator.names[dataloader_idx]
+        self.last_eval.setdefault(name, list(zip(batch, texts, scores)))
+
+    def _eval_end(self, stage: str) -> None:
+        reduce = None
+        if self.trainer.world_size > 1:
+            reduce = lambda t: self.trainer.strategy.reduce(t.to(self.device), reduce_op="sum").cpu()  # noqa: E731
+        results = self._evaluator.compute(reduce)
+        self.log_dict({f"{stage}/{k}": v for k, v in results.items()}, sync_dist=False, rank_zero_only=False)
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_start()
+
+    def validation_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_start()
+
+    def test_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")
+
+    # ------------------------------------------------------------ optimiser
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the policy has no trainable parameters (everything frozen?)")
+        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
+        sched = get_linear_schedule_with_warmup(opt, int(self.hparams.warmup_ratio * total), max(total, 1))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,164 @@
+"""Shared, linear-time helpers for pulling answers out of untrusted completions.
+
+Every regular expression here has bounded repetition or starts at a fixed delimiter, so a
+search costs O(length of the text); nothing is ever ``eval``-ed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+ANSWER_OPEN = "<answer>"
+ANSWER_CLOSE = "</answer>"
+
+
+def extract_answer(text: str) -> str | None:
+    """Content of the last complete ``<answer>...</answer>`` block, stripped.
+
+    The block is the last ``<answer>`` that is followed somewhere by ``</answer>``, and it ends
+    at the first ``</answer>`` after it. The *last* block is used because models often quote
+    the tag while thinking ("I will put the letter in <answer></answer>") before the real
+    answer; ending at the *first* closing tag keeps nested tags (``<answer>x<answer>y</answer>
+    </answer>``) from leaking a tag into the answer (that example gives ``"y"``).
+
+    Args:
+        text: A completion.
+
+    Returns:
+        The stripped content, or None if the text has no complete answer block.
+    """
+    close = text.rfind(ANSWER_CLOSE)
+    if close < 0:
+        return None
+    start = text.rfind(ANSWER_OPEN, 0, close)
+    if start < 0:
+        return None
+    start += len(ANSWER_OPEN)
+    return text[start : text.find(ANSWER_CLOSE, start)].strip()
+
+
+def answer_or_text(text: str, fallback_to_text: bool) -> str | None:
+    """:func:`extract_answer`, or the whole stripped text when there is no block and fallback is on."""
+    answer = extract_answer(text)
+    if answer is None and fallback_to_text:
+        return text.strip()
+    return answer
+
+
+def last_match(
+    pattern: re.Pattern[str],
+    text: str,
+    window: int = 4096,
+    margin: int = 256,
+) -> re.Match[str] | None:
+    """The match of ``pattern`` that starts last in ``text``, found by scanning windows backwards.
+
+    ``pattern.finditer`` over a whole 1 MB text with hundreds of thousands of matches costs far
+    more than the answer is worth; searching ``window``-sized chunks from the end stops at the
+    first chunk that has a match. Each search may read ``margin`` characters past its chunk so
+    look-aheads and matches that straddle the chunk end see their context; ``margin`` must
+    exceed the longest match the caller accepts.
+
+    Args:
+        pattern: Compiled pattern; matches should be short (a letter, a number).
+        text: Text to search.
+        window: Chunk length.
+        margin: Extra characters each search may read past its chunk.
+
+    Returns:
+        The last-starting match, or None.
+    """
+    end = len(text)
+    while end > 0:
+        start = max(0, end - window)
+        found = None
+        for match in pattern.finditer(text, start, min(len(text), end + margin)):
+            if match.start() >= end:
+                break
+            found = match
+        if found is not None:
+            return found
+        end = start
+    return None
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+_DEC = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|\.\d+(?:[eE][-+]?\d{1,4})?)"
+# A number: an optional sign, then LaTeX \frac / \sqrt of plain numbers, or a decimal with an
+# optional "/ denominator" and an optional percent sign. The look-behind keeps a scan that
+# starts inside "12345" from reading "345".
+NUMBER_RE = re.compile(
+    rf"(?<![\d.])(?P<sign>[-+\u2212]?)(?:"
+    rf"\\[dt]?frac\s{{0,4}}\{{\s{{0,8}}(?P<fn>{_DEC})\s{{0,8}}\}}\s{{0,4}}\{{\s{{0,8}}(?P<fd>{_DEC})\s{{0,8}}\}}"
+    rf"|\\sqrt\s{{0,4}}\{{\s{{0,8}}(?P<sq>{_DEC})\s{{0,8}}\}}"
+    rf"|(?P<num>{_DEC})(?:\s{{0,4}}/\s{{0,4}}(?P<den>{_DEC}))?)"
+    rf"(?P<pct>\s{{0,4}}\\?%)?"
+)
+MAX_NUMBER_CHARS = 64  # longer digit runs are noise, and float() of them is slow
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A parsed number; ``percent`` records a trailing ``%`` (the value excludes the /100)."""
+
+    value: float
+    percent: bool = False
+
+    def candidates(self) -> tuple[float, ...]:
+        """Values this number may stand for: ``50%`` is read as 50 or as 0.5."""
+        return (self.value, self.value / 100.0) if self.percent else (self.value,)
+
+
+def _to_float(token: str | None) -> float | None:
+    if token is None or len(token) > MAX_NUMBER_CHARS:
+        return None
+    try:
+        value = float(token.replace(",", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def number_from_match(match: re.Match[str]) -> Number | None:
+    """Evaluate a :data:`NUMBER_RE` match; None if it is too long, non-finite or divides by 0."""
+    if len(match.group(0)) > 4 * MAX_NUMBER_CHARS:
+        return None
+    groups = match.groupdict()
+    if groups["fn"] is not None:
+        num, den = _to_float(groups["fn"]), _to_float(groups["fd"])
+    elif groups["sq"] is not None:
+        radicand = _to_float(groups["sq"])
+        num, den = (math.sqrt(radicand) if radicand is not None and radicand >= 0 else None), 1.0
+    else:
+        num = _to_float(groups["num"])
+        den = _to_float(groups["den"]) if groups["den"] is not None else 1.0
+    if num is None or den is None or den == 0:
+        return None
+    value = num / den
+    if groups["sign"] in ("-", "\u2212"):
+        value = -value
+    if not math.isfinite(value):
+        return None
+    return Number(value, percent=groups["pct"] is not None)
+
+
+def parse_number(text: str) -> Number | None:
+    """Parse a text that is exactly one number (ground truth), e.g. ``"1,234"``, ``"\\frac{3}{4}"``."""
+    match = NUMBER_RE.fullmatch(text.strip())
+    return number_from_match(match) if match is not None else None
+
+
+def last_number(text: str) -> Number | None:
+    """The last number in ``text`` (bounded scan, see :func:`last_match`), or None."""
+    match = last_match(NUMBER_RE, text, margin=8 * MAX_NUMBER_CHARS)
+    return number_from_match(match) if match is not None else None
+
+
+def format_number(value: float) -> str:
+    """Shortest text that :func:`parse_number` reads back as exactly ``value``."""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
