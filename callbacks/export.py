@@ -7,7 +7,7 @@ import os
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
-from lightning_modules.policy import save_policy
+from lightning_modules.policy_utils import save_policy
 
 
 class ExportPolicy(Callback):

@@ -19,7 +19,8 @@ from torchvision.transforms.functional import pil_to_tensor
 from torchvision.utils import draw_bounding_boxes
 
 from datamodules.sample import Sample
-from rewards.parsing import extract_boxes
+from rewards.boxes import box_meta, scan_boxes, to_pixels
+from rewards.parsing import extract_answer
 
 
 def _log_dir(trainer: Trainer) -> str:
@@ -35,13 +36,6 @@ def _truth_boxes(sample: Sample) -> list[list[float]]:
     return []
 
 
-def _to_pixels(boxes: list[list[float]], meta: dict[str, Any]) -> list[list[float]]:
-    fmt = meta.get("box_format", "pixel")
-    w, h = meta.get("image_size", (1, 1))
-    scale = {"pixel": (1.0, 1.0), "norm1000": (w / 1000, h / 1000), "unit": (float(w), float(h))}.get(fmt, (1.0, 1.0))
-    return [[b[0] * scale[0], b[1] * scale[1], b[2] * scale[0], b[3] * scale[1]] for b in boxes]
-
-
 def draw_boxes(sample: Sample, completion: str) -> torch.Tensor | None:
     """The sample's first image (``3 x H x W`` uint8) with true (green) and predicted (red) boxes, or None."""
     truth = _truth_boxes(sample)
@@ -49,8 +43,13 @@ def draw_boxes(sample: Sample, completion: str) -> torch.Tensor | None:
         return None
     image = pil_to_tensor(sample.images[0].convert("RGB"))
     h, w = image.shape[1:]
-    pred = [b for b in _to_pixels(extract_boxes(completion), sample.meta)
-            if all(abs(v) < 1e6 for v in b) and b[2] > b[0] and b[3] > b[1]]
+    try:
+        box_format, size = box_meta(sample.meta)
+    except ValueError:
+        box_format, size = "pixel", None
+    answer = extract_answer(completion) or ""
+    pred = [list(to_pixels(b, box_format, size or (w, h))) for b, _ in scan_boxes(answer)]
+    pred = [b for b in pred if b[2] > b[0] and b[3] > b[1]]
     boxes = torch.tensor(truth + pred, dtype=torch.float32).reshape(-1, 4)
     boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w - 1)
     boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h - 1)

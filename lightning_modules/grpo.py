@@ -128,6 +128,7 @@ class GRPOModule(LightningModule):
             return
         bundle = self.policy.build(need_reference=self.hparams.beta != 0)
         self.model, self.processor = bundle.model, bundle.processor
+        self.model.train()  # from_pretrained returns eval mode; training-time layers (dropout) must be live
         self._reference = (bundle.reference,) if bundle.reference is not None else ()
 
     @property

@@ -56,11 +56,16 @@ def completion_logprobs(
         entropies or None.
     """
     c = completion_ids.shape[1]
+    prompt_ids = prompt_inputs["input_ids"]
     inputs = dict(prompt_inputs)
-    inputs["input_ids"] = torch.cat([prompt_inputs["input_ids"], completion_ids], dim=1)
+    inputs["input_ids"] = torch.cat([prompt_ids, completion_ids], dim=1)
     inputs["attention_mask"] = torch.cat(
         [prompt_inputs["attention_mask"], completion_mask.to(prompt_inputs["attention_mask"].dtype)], dim=1
     )
+    for key, value in prompt_inputs.items():
+        # Per-token side inputs (e.g. transformers 5's ``mm_token_type_ids``): completion tokens are text (0).
+        if key not in ("input_ids", "attention_mask") and isinstance(value, Tensor) and value.shape[:2] == prompt_ids.shape:
+            inputs[key] = torch.cat([value, value.new_zeros((value.shape[0], c) + tuple(value.shape[2:]))], dim=1)
     # The logit at position t predicts token t + 1: keep the C positions before each completion token.
     out = model(**inputs, logits_to_keep=c + 1, use_cache=False)
     logits = out.logits[:, -(c + 1) : -1, :]

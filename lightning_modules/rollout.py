@@ -156,6 +156,22 @@ def eos_token_ids(model: nn.Module, processor: Any) -> list[int]:
     return sorted(ids)
 
 
+def placeholder_token_ids(model: nn.Module) -> list[int]:
+    """Image / video placeholder tokens of the model's config, which a completion must never contain.
+
+    A sampled placeholder would be taken for an image slot by the next forward pass and break the
+    image-feature count (real checkpoints rarely emit them, randomly initialised ones do).
+    """
+    config = getattr(model, "config", None)
+    ids: set[int] = set()
+    for key in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id",
+                "vision_token_id", "image_token_index", "video_token_index"):
+        value = getattr(config, key, None)
+        if isinstance(value, int):
+            ids.add(value)
+    return sorted(ids)
+
+
 def completion_mask(ids: Tensor, eos_ids: Sequence[int]) -> tuple[Tensor, Tensor]:
     """Mask tokens after the first end-of-sequence token; report rows that never ended.
 
@@ -194,6 +210,9 @@ def generate(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     gen_kwargs: dict[str, Any] = dict(max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
                                       eos_token_id=eos, pad_token_id=pad, use_cache=True)
+    suppressed = placeholder_token_ids(getattr(model, "base_model", model))
+    if suppressed:
+        gen_kwargs["suppress_tokens"] = suppressed
     if settings.do_sample:
         gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     else:

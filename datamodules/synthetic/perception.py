@@ -1,0 +1,188 @@
+"""Synthetic stand-ins for the paper's perception domains: COCO (objects), LISA (referring), SAT (spatial)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from datamodules.sample import Record
+from datamodules.synthetic.base import COLORS, SHAPES, Box, SyntheticSource, draw_shape, place_box
+from rewards.composite import VerifierSpec
+
+_COLOR_NAMES = list(COLORS)
+
+
+def _pick(rng: np.random.Generator, items: list[str]) -> str:
+    return items[int(rng.integers(len(items)))]
+
+
+def _unique_desc(rng: np.random.Generator, used: set[tuple[str, str]]) -> tuple[str, str]:
+    """A (colour, shape) pair not in ``used`` (and adds it)."""
+    while True:
+        desc = (_pick(rng, _COLOR_NAMES), _pick(rng, list(SHAPES)))
+        if desc not in used:
+            used.add(desc)
+            return desc
+
+
+def _render(source: SyntheticSource, shapes: list[tuple[str, str, Box]]):
+    image, draw = source.canvas()
+    for color, kind, box in shapes:
+        draw_shape(draw, kind, box, COLORS[color])
+    return image
+
+
+class SyntheticObjects(SyntheticSource):
+    """Find every shape of a named kind; answer: the list of their boxes (COCO-like, multi-box IoU).
+
+    The scene has 3-4 shapes at difficulty 1 (more at higher difficulty); 1 to ``1 + difficulty``
+    of them are of the asked kind, the others are of other kinds.
+    """
+
+    def default_verifiers(self) -> list[VerifierSpec]:
+        return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("multi_box_iou", 2.0)]
+
+    def generate(self, rng: np.random.Generator) -> Record:
+        kind = _pick(rng, list(SHAPES))
+        others = [k for k in SHAPES if k != kind]
+        n_target = int(rng.integers(1, 2 + self.difficulty))
+        n_total = n_target + int(rng.integers(1, 2 + self.difficulty))
+        side = self.shape_side()
+        shapes: list[tuple[str, str, Box]] = []
+        for i in range(n_total):
+            box = place_box(rng, self.image_size, side, [b for _, _, b in shapes])
+            if box is None:
+                break
+            shapes.append((_pick(rng, _COLOR_NAMES), kind if i < n_target else _pick(rng, others), box))
+        boxes = [b for _, k, b in shapes if k == kind]
+        question = f"Find every {kind} in the image and output their bounding boxes {self.box_hint()}."
+        return Record(question, [_render(self, shapes)], boxes, {"template": "objects/find_all"})
+
+
+_RELATIONS = {
+    "left": "to the left of",
+    "right": "to the right of",
+    "above": "above",
+    "below": "below",
+}
+
+
+def _strictly(relation: str, box: Box, anchor: Box) -> bool:
+    """True if ``box`` lies entirely on the ``relation`` side of ``anchor``."""
+    return {
+        "left": box[2] < anchor[0],
+        "right": box[0] > anchor[2],
+        "above": box[3] < anchor[1],
+        "below": box[1] > anchor[3],
+    }[relation]
+
+
+class SyntheticReferring(SyntheticSource):
+    """"The shape to the left of the red square": answer its box (LISA-like, single-box IoU).
+
+    Exactly one shape lies entirely on the named side of the uniquely described anchor; the
+    ``difficulty`` distractors never do.
+    """
+
+    def default_verifiers(self) -> list[VerifierSpec]:
+        return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("box_iou", 2.0)]
+
+    def generate(self, rng: np.random.Generator) -> Record:
+        s, side = self.image_size, self.shape_side()
+        while True:  # bounded in practice: every relation leaves room at these sizes
+            relation = _pick(rng, list(_RELATIONS))
+            room = side[1] + 6
+            region = {
+                "left": (room, 2, s - 3, s - 3),
+                "right": (2, 2, s - 3 - room, s - 3),
+                "above": (2, room, s - 3, s - 3),
+                "below": (2, 2, s - 3, s - 3 - room),
+            }[relation]
+            anchor = place_box(rng, s, side, region=region)
+            if anchor is None:
+                continue
+            target_region = {
+                "left": (2, 2, anchor[0] - 3, s - 3),
+                "right": (anchor[2] + 3, 2, s - 3, s - 3),
+                "above": (2, 2, s - 3, anchor[1] - 3),
+                "below": (2, anchor[3] + 3, s - 3, s - 3),
+            }[relation]
+            target = place_box(rng, s, side, [anchor], region=target_region)
+            if target is not None:
+                break
+        used: set[tuple[str, str]] = set()
+        anchor_desc = _unique_desc(rng, used)
+        shapes = [(*anchor_desc, anchor), (*_unique_desc(rng, used), target)]
+        for _ in range(self.difficulty):
+            box = place_box(rng, s, side, [b for _, _, b in shapes])
+            if box is not None and not _strictly(relation, box, anchor):
+                shapes.append((*_unique_desc(rng, used), box))
+        color, kind = anchor_desc
+        question = (
+            f"Output the bounding box of the shape {_RELATIONS[relation]} the {color} {kind} {self.box_hint()}."
+        )
+        return Record(question, [_render(self, shapes)], list(target), {"template": f"referring/{relation}"})
+
+
+class SyntheticSpatial(SyntheticSource):
+    """Spatial relations answered with one word (SAT-like, exact match).
+
+    Templates: left/right of, above/below, and which of two shapes is nearer to a third (answered
+    with its colour). The answer is drawn first, uniformly, so the question text cannot predict it.
+    """
+
+    def default_verifiers(self) -> list[VerifierSpec]:
+        return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("exact_match", 2.0)]
+
+    def generate(self, rng: np.random.Generator) -> Record:
+        template = _pick(rng, ["left_right", "above_below", "nearest"])
+        s, side = self.image_size, self.shape_side()
+        used: set[tuple[str, str]] = set()
+        while True:
+            b = place_box(rng, s, side, region=(s // 3, s // 3, 2 * s // 3, 2 * s // 3))
+            if template == "nearest":
+                near = place_box(rng, s, side, [b])
+                far = place_box(rng, s, side, [b] + ([near] if near else []))
+                if near is None or far is None:
+                    continue
+                d_near, d_far = (np.hypot(*(np.subtract(_center(x), _center(b)))) for x in (near, far))
+                if d_near > d_far:
+                    near, far, d_near, d_far = far, near, d_far, d_near
+                if d_far < 1.4 * d_near:  # keep the answer unambiguous to the eye
+                    continue
+                shapes = [(*_unique_desc(rng, used), b), (*_unique_desc(rng, used), near), (*_unique_desc(rng, used), far)]
+                while shapes[1][0] == shapes[2][0]:  # answered by colour, so the two colours must differ
+                    used.discard(shapes[2][:2])
+                    shapes[2] = (*_unique_desc(rng, used), far)
+                answer = shapes[1][0]
+                first, second = (shapes[1], shapes[2]) if rng.random() < 0.5 else (shapes[2], shapes[1])
+                question = (
+                    f"Which is closer to the {shapes[0][0]} {shapes[0][1]}: the {first[0]} {first[1]} "
+                    f"or the {second[0]} {second[1]}? Answer with its colour."
+                )
+                break
+            relation = _pick(rng, ["left", "right"] if template == "left_right" else ["above", "below"])
+            region = {
+                "left": (2, 2, b[0] - 3, s - 3),
+                "right": (b[2] + 3, 2, s - 3, s - 3),
+                "above": (2, 2, s - 3, b[1] - 3),
+                "below": (2, b[3] + 3, s - 3, s - 3),
+            }[relation]
+            a = place_box(rng, s, side, [b], region=region)
+            if a is None:
+                continue
+            shapes = [(*_unique_desc(rng, used), a), (*_unique_desc(rng, used), b)]
+            answer = relation
+            if template == "left_right":
+                question = f"Is the {shapes[0][0]} {shapes[0][1]} to the left or to the right of the {shapes[1][0]} {shapes[1][1]}? Answer left or right."
+            else:
+                question = f"Is the {shapes[0][0]} {shapes[0][1]} above or below the {shapes[1][0]} {shapes[1][1]}? Answer above or below."
+            break
+        for _ in range(self.difficulty - 1):
+            box = place_box(rng, s, side, [x for _, _, x in shapes])
+            if box is not None:
+                shapes.append((*_unique_desc(rng, used), box))
+        return Record(question, [_render(self, shapes)], answer, {"template": f"spatial/{template}"})
+
+
+def _center(box: Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2

@@ -1,0 +1,79 @@
+"""Normalisation of short natural-language answers for exact matching.
+
+``normalize_answer("The Twenty-one dogs.") == ("21", "dogs")``: case-folded word and number
+tokens, punctuation and the articles a/an/the dropped, number words written as digits
+(zero to ninety-nine), numbers in a canonical form (``"1,000.50" -> "1000.5"``), and a
+one-word yes/no synonym (true, correct, yeah, ...) mapped to ``yes``/``no``.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+
+MAX_ANSWER_TOKENS = 256
+"""Answers with more tokens than this never match (ground truths are short answers)."""
+
+# Thousands-separated numbers first so "1,000" stays one token; letters in any script.
+_TOKEN_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
+
+_ARTICLES = frozenset({"a", "an", "the"})
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_YES = frozenset({"yes", "true", "correct", "yeah", "yep", "y"})
+_NO = frozenset({"no", "false", "incorrect", "nope", "n"})
+
+
+def _canonical_number(token: str) -> str:
+    token = token.replace(",", "")
+    whole, dot, frac = token.partition(".")
+    whole = whole.lstrip("0") or "0"
+    frac = frac.rstrip("0") if dot else ""
+    return f"{whole}.{frac}" if frac else whole
+
+
+def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[str, ...] | None:
+    """Normalise a short answer to a tuple of tokens.
+
+    Args:
+        text: The answer (untrusted; any length: only the first ``max_tokens + 1`` tokens are read).
+        max_tokens: Token cap; longer answers return None.
+
+    Returns:
+        The normalised tokens (possibly empty), or None if the text has more than ``max_tokens``.
+    """
+    raw = [m.group(0) for m in islice(_TOKEN_RE.finditer(text), max_tokens + 1)]
+    if len(raw) > max_tokens:
+        return None
+    tokens: list[str] = []
+    after_tens = False  # previous token was a tens word, so "twenty one" can become "21"
+    for token in raw:
+        if token[0].isdigit():
+            tokens.append(_canonical_number(token))
+            after_tens = False
+            continue
+        word = token.casefold()
+        if word in _ARTICLES:
+            continue
+        unit = _UNITS.get(word)
+        if unit is not None and after_tens and 0 < unit < 10:
+            tokens[-1] = str(int(tokens[-1]) + unit)
+            after_tens = False
+            continue
+        tens = _TENS.get(word)
+        tokens.append(str(unit) if unit is not None else str(tens) if tens is not None else word)
+        after_tens = tens is not None
+    if len(tokens) == 1:
+        if tokens[0] in _YES:
+            return ("yes",)
+        if tokens[0] in _NO:
+            return ("no",)
+    return tuple(tokens)
+
