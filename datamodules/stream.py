@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,7 +38,7 @@ class MixtureStream(IterableDataset):
     batches a DataLoader prefetched but nobody used are drawn again after a resume.
 
     Args:
-        sampler: The mixture sampler (its state is replaced by ``committed`` at each ``iter()``).
+        sampler: The mixture sampler; each ``iter()`` draws on a copy set to ``committed``.
         parts: Training part of each domain the sampler names.
         batch_size: Prompts per rank and step.
         rank: This process's rank.
@@ -71,13 +72,16 @@ class MixtureStream(IterableDataset):
     def __iter__(self) -> Iterator[MixtureBatch]:
         info = get_worker_info()
         worker, num_workers = (0, 1) if info is None else (info.id, info.num_workers)
-        self.sampler.load_state_dict(self.committed)
+        # Each iterator draws on its own copy, so two live iterators (Lightning may create a
+        # second one) cannot advance each other.
+        sampler = copy.deepcopy(self.sampler)
+        sampler.load_state_dict(self.committed)
         step = 0
         while True:
-            items = self.sampler.draw_batch(self.batch_size * self.world_size)
+            items = sampler.draw_batch(self.batch_size * self.world_size)
             if items is None:
                 return
-            state = self.sampler.state_dict()
+            state = sampler.state_dict()
             if step % num_workers == worker:
                 samples = [self.parts[name][index] for name, index in items[self.rank :: self.world_size]]
                 batch = MixtureBatch(samples, state)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -106,10 +107,12 @@ class GRPOModule(LightningModule):
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid GRPOModule option(s) {bad}: got " + ", ".join(f"{k}={locals()[k]!r}" for k in bad))
-        self.save_hyperparameters(ignore=["policy"])
+        self.save_hyperparameters(ignore=["policy", "generation", "eval_generation"])
         self.policy = policy or HFPolicy()
         self.generation = generation or GenerationSettings()
         self.eval_generation = eval_generation or GenerationSettings(do_sample=False, max_new_tokens=self.generation.max_new_tokens)
+        # Plain dicts keep checkpoints loadable with torch.load(weights_only=True).
+        self.hparams.update(generation=asdict(self.generation), eval_generation=asdict(self.eval_generation))
         self.automatic_optimization = False
         self.model: torch.nn.Module | None = None
         self.processor: Any = None

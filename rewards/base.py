@@ -153,8 +153,15 @@ class Verifier(ABC):
             )
         scores: list[float] = []
         failed: list[bool] = []
+        # GRPO scores G completions per prompt against the same solution object: prepare it once.
+        # Keys are ids of objects the argument lists keep alive for the whole call.
+        prepared: dict[tuple[int, int], Any] = {}
         for completion, solution, meta in zip(completions, solutions, metas):
-            target = self.prepare_solution(solution, meta)
+            key = (id(solution), id(meta))
+            if key in prepared:
+                target = prepared[key]
+            else:
+                target = prepared[key] = self.prepare_solution(solution, meta)
             text = as_text(completion)
             try:
                 value, parse_failed = self.score_one(text, target, meta)

@@ -19,7 +19,7 @@ from rewards.boxes import (
     scan_boxes,
     to_pixels,
 )
-from rewards.parsing import extract_answer
+from rewards.parsing import extract_answer, head
 from rewards.registry import register
 
 
@@ -35,8 +35,8 @@ def _check_threshold(verifier: str, name: str, value: Any, allow_none: bool) -> 
 class BoxIoU(Verifier):
     """IoU of the first box in the answer with the ground-truth box.
 
-    The box is the first ``[x1, y1, x2, y2]`` (or ``(x1,y1),(x2,y2)``) in the ``<answer>``
-    block, read in ``meta["box_format"]`` and clipped to ``meta["image_size"]``. Without an
+    The box is the first ``[x1, y1, x2, y2]`` (or ``(x1,y1),(x2,y2)``) in the first 64 KiB of
+    the ``<answer>`` block, read in ``meta["box_format"]`` and clipped to ``meta["image_size"]``. Without an
     answer block the score is 0 (the paper's reference code does not fall back here).
 
     Args:
@@ -59,7 +59,7 @@ class BoxIoU(Verifier):
     ) -> tuple[float, bool]:
         """IoU (or the thresholded IoU) of the predicted box."""
         answer = extract_answer(completion)
-        box = first_box(answer) if answer else None
+        box = first_box(head(answer)) if answer else None
         if box is None:
             return 0.0, True
         gt, box_format, image_size = target
@@ -113,7 +113,8 @@ class MultiBoxIoU(Verifier):
     """Detection reward: greedy confidence-ordered IoU matching (see :func:`match_boxes`).
 
     Reads the paper's ``[{'Position': [x1, y1, x2, y2], 'Confidence': c}, ...]`` or a plain
-    list of boxes from the ``<answer>`` block (the first 100 boxes; no ``eval``).
+    list of boxes from the ``<answer>`` block (the first 100 boxes within its first 64 KiB;
+    no ``eval``).
 
     Args:
         min_iou: A prediction only counts when its IoU with a ground-truth box exceeds this.
@@ -142,7 +143,7 @@ class MultiBoxIoU(Verifier):
     ) -> tuple[float, bool]:
         """Matched-IoU reward of the predicted boxes."""
         answer = extract_answer(completion)
-        predicted = scan_boxes(answer) if answer else []
+        predicted = scan_boxes(head(answer)) if answer else []
         if not predicted:
             return 0.0, True
         gt, box_format, image_size = target

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from itertools import islice
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewards.base import InvalidSolutionError
@@ -22,48 +21,53 @@ _SCALE = {"pixel": None, "norm1000": 1000.0, "unit": 1.0}
 
 MAX_BOXES = 100
 """At most this many boxes are read from one answer."""
-MAX_OBJECTS = 1000
-"""At most this many ``{...}`` objects are inspected while looking for boxes."""
+MAX_OBJECT_CHARS = 2048
+"""A ``{...}`` object longer than this is not searched for the box's confidence."""
 
-_NUM = r"[-+]?(?:\d{1,24}(?:\.\d{0,24})?|\.\d{1,24})(?:[eE][-+]?\d{1,4})?"
+_NUM = r"[-+]?(?:[0-9]{1,24}(?:\.[0-9]{0,24})?|\.[0-9]{1,24})(?:[eE][-+]?[0-9]{1,4})?"
 _S = r"\s{0,64}"
 # "[x1, y1, x2, y2]" or Qwen2-VL's "(x1,y1),(x2,y2)"; bounded repetition keeps every attempt O(1).
 BOX_RE = re.compile(
     rf"\[{_S}({_NUM}){_S},{_S}({_NUM}){_S},{_S}({_NUM}){_S},{_S}({_NUM}){_S}\]"
     rf"|\({_S}({_NUM}){_S},{_S}({_NUM}){_S}\){_S},?{_S}\({_S}({_NUM}){_S},{_S}({_NUM}){_S}\)"
 )
-# One flat "{...}" object, e.g. {'Position': [1, 2, 3, 4], 'Confidence': 0.9}.
-_OBJECT_RE = re.compile(r"\{[^{}]{0,2048}\}")
-_CONFIDENCE_RE = re.compile(rf"(?i:confidence|score|conf)['\"]?{_S}[:=]{_S}({_NUM})")
+# "confidence" / "conf" / "score" in any case, spelled out so the engine can skip to [CcSs].
+_CONFIDENCE_RE = re.compile(
+    rf"[CcSs](?:[Oo][Nn][Ff](?:[Ii][Dd][Ee][Nn][Cc][Ee])?|[Cc][Oo][Rr][Ee])['\"]?{_S}[:=]{_S}({_NUM})"
+)
 
 
-def _box_from_match(match: re.Match[str]) -> Box | None:
-    groups = match.groups()
-    values = groups[:4] if groups[0] is not None else groups[4:]
-    box = tuple(float(v) for v in values)
-    return box if all(math.isfinite(v) for v in box) else None  # type: ignore[return-value]
+# A box, optionally followed - within the same object, before any bracket or brace - by its
+# confidence (the paper's key order). Group 9 is that confidence.
+_BOX_CONF_RE = re.compile(rf"(?:{BOX_RE.pattern})(?:[^{{}}\[\]]{{0,128}}?{_CONFIDENCE_RE.pattern})?")
+_isfinite = math.isfinite
+
+
+def _box_from_groups(g: tuple[str | None, ...]) -> Box | None:
+    # Every captured string matches _NUM, which float() always accepts (possibly as inf).
+    if g[0] is not None:
+        box = (float(g[0]), float(g[1]), float(g[2]), float(g[3]))  # type: ignore[arg-type]
+    else:
+        box = (float(g[4]), float(g[5]), float(g[6]), float(g[7]))  # type: ignore[arg-type]
+    if _isfinite(box[0]) and _isfinite(box[1]) and _isfinite(box[2]) and _isfinite(box[3]):
+        return box
+    return None
 
 
 def first_box(text: str) -> Box | None:
     """The first box written in ``text`` (either syntax), or None."""
     match = BOX_RE.search(text)
-    return _box_from_match(match) if match is not None else None
-
-
-def _plain_boxes(text: str, limit: int) -> Iterator[Box]:
-    for match in islice(BOX_RE.finditer(text), limit):
-        box = _box_from_match(match)
-        if box is not None:
-            yield box
+    return _box_from_groups(match.groups()) if match is not None else None
 
 
 def scan_boxes(text: str, limit: int = MAX_BOXES) -> list[tuple[Box, float]]:
     """Boxes with confidences from an answer, without ``eval``.
 
     Reads the paper's COCO format ``[{'Position': [x1, y1, x2, y2], 'Confidence': c}, ...]``
-    (any quotes; the first box in each ``{...}`` object, confidence from a ``confidence``,
-    ``score`` or ``conf`` key, 1.0 if absent). If no object holds a box, every plain box in
-    the text is read with confidence 1.0.
+    with any quotes, JSON such as ``[{"bbox_2d": [...], "label": "cat"}]``, and plain lists of
+    boxes. Every box in the text counts, except later boxes inside the same ``{...}`` object;
+    a box inside an object takes its confidence from a ``confidence``, ``conf`` or ``score``
+    key of that object (any case), and 1.0 otherwise.
 
     Args:
         text: The answer (untrusted).
@@ -73,17 +77,33 @@ def scan_boxes(text: str, limit: int = MAX_BOXES) -> list[tuple[Box, float]]:
         Up to ``limit`` ``(box, confidence)`` pairs in written order.
     """
     found: list[tuple[Box, float]] = []
-    for obj in islice(_OBJECT_RE.finditer(text), MAX_OBJECTS):
-        box = first_box(obj.group(0))
+    current_object = -1
+    for match in _BOX_CONF_RE.finditer(text):
+        groups = match.groups()
+        box = _box_from_groups(groups)
         if box is None:
             continue
-        conf_match = _CONFIDENCE_RE.search(obj.group(0))
-        confidence = float(conf_match.group(1)) if conf_match is not None else 1.0
-        found.append((box, confidence if math.isfinite(confidence) else 0.0))
+        start = match.start()
+        confidence = 1.0
+        # The enclosing object, if any: the nearest "{" before the box with no "}" in between.
+        opening = text.rfind("{", max(0, start - MAX_OBJECT_CHARS), start)
+        if opening >= 0 and text.find("}", opening, start) < 0:
+            if opening == current_object:
+                continue  # a second box in the same object (e.g. a size field)
+            current_object = opening
+            if groups[8] is not None:
+                confidence = float(groups[8])
+            else:  # the confidence is elsewhere in the object: search all of it
+                box_end = match.end(4) if groups[0] is not None else match.end(8)
+                closing = text.find("}", box_end, opening + MAX_OBJECT_CHARS)
+                conf = _CONFIDENCE_RE.search(text, opening, closing if closing >= 0 else box_end)
+                if conf is not None:
+                    confidence = float(conf.group(1))
+            if not _isfinite(confidence):
+                confidence = 0.0
+        found.append((box, confidence))
         if len(found) >= limit:
             break
-    if not found:
-        found = [(box, 1.0) for box in _plain_boxes(text, limit)]
     return found
 
 
@@ -96,6 +116,8 @@ def to_pixels(box: Box, box_format: str, image_size: tuple[float, float] | None)
     x1, y1, x2, y2 = box
     if scale is not None:
         x1, y1, x2, y2 = x1 / scale * w, y1 / scale * h, x2 / scale * w, y2 / scale * h
+    if 0.0 <= x1 <= w and 0.0 <= x2 <= w and 0.0 <= y1 <= h and 0.0 <= y2 <= h:
+        return (x1, y1, x2, y2)  # the common case: already inside the image
     # Clipping keeps 1e300-style coordinates from overflowing the area computation.
     return (min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w), min(max(y2, 0.0), h))
 

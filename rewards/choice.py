@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewards.base import InvalidSolutionError, Verifier
-from rewards.parsing import answer_or_text, last_match
+from rewards.parsing import answer_or_text, last_match, tail
 from rewards.registry import register
 from rewards.text import normalize_answer
 
@@ -18,9 +18,17 @@ _LETTER_ONLY_RE = re.compile(r"[(\[]?\s{0,4}([A-Ha-h])\s{0,4}[)\]]?\s{0,4}[.:]?"
 # The answer starts with a labelled option: "B. dog", "(B) dog", "B) dog", "B: dog".
 _LETTER_PREFIX_RE = re.compile(r"[(\[]?([A-H])(?:[)\]]\s{0,4}[.:]?|[.:])\s")
 # "Answer: B", "the answer is (B)", "option C", "Choice: D".
-_ANSWER_IS_RE = re.compile(r"(?i:answer|option|choice)(?:\s{1,8}is)?\s{0,8}[:\uff1a]?\s{0,8}[(\[]?([A-H])(?!\w)")
+# Spelled-out case-insensitivity lets the engine skip to candidate first letters (a/o/c).
+_ANSWER_IS_RE = re.compile(
+    r"(?:[Aa][Nn][Ss][Ww][Ee][Rr]|[Oo][Pp][Tt][Ii][Oo][Nn]|[Cc][Hh][Oo][Ii][Cc][Ee])"
+    r"(?:\s{1,8}is)?\s{0,8}[:\uff1a]?\s{0,8}[(\[]?([A-H])(?!\w)"
+)
 # A standalone capital letter among the first n options (index n - 1).
-_STANDALONE_RES = tuple(re.compile(rf"(?<!\w)([A-{LETTERS[n - 1]}])(?!\w)") for n in range(1, len(LETTERS) + 1))
+# The look-behind sits after the letter so the regex engine can skip ahead to candidate
+# capitals (a pattern that starts with a look-behind is tried at every position: 6x slower).
+_STANDALONE_RES = tuple(
+    re.compile(rf"([A-{LETTERS[n - 1]}])(?<!\w[A-{LETTERS[n - 1]}])(?!\w)") for n in range(1, len(LETTERS) + 1)
+)
 
 
 def _options(meta: Mapping[str, Any]) -> list[str] | None:
@@ -42,7 +50,8 @@ def extract_choice(answer: str, options: Sequence[str] | None) -> str | None:
 
     Tried in order: the whole answer is a letter; the answer starts with a labelled option;
     "answer is X" (last occurrence); the answer's text equals an option's text (normalised as
-    in ``exact_match``); the last standalone capital letter among the valid options.
+    in ``exact_match``); the last standalone capital letter among the valid options. The last
+    three look only at the last 64 KiB of the answer.
 
     Args:
         answer: The answer text (untrusted).
@@ -54,6 +63,7 @@ def extract_choice(answer: str, options: Sequence[str] | None) -> str | None:
     match = _LETTER_PREFIX_RE.match(answer)
     if match is not None:
         return match.group(1)
+    answer = tail(answer)  # the searches below look for the *last* occurrence
     match = last_match(_ANSWER_IS_RE, answer, margin=64)
     if match is not None:
         return match.group(1)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rewards.base import InvalidSolutionError, Verifier
-from rewards.parsing import ANSWER_CLOSE, ANSWER_OPEN, answer_or_text
+from rewards.parsing import ANSWER_CLOSE, ANSWER_OPEN, MAX_SCAN_CHARS, answer_or_text
 from rewards.registry import register
 from rewards.text import MAX_ANSWER_TOKENS, normalize_answer
 
@@ -18,7 +18,7 @@ class ExactMatch(Verifier):
     Normalisation ignores case, punctuation and articles, writes number words as digits
     ("three" == "3") and maps one-word yes/no synonyms ("True" == "yes"). Reads the
     ``<answer>`` block, or the whole completion when there is none (as the paper's reference
-    code does).
+    code does). Answers longer than 64 KiB never match.
 
     Ground truth: a non-empty string (or an int) with at most 256 words and no answer tags.
     """
@@ -44,6 +44,8 @@ class ExactMatch(Verifier):
     def score_one(self, completion: str, target: tuple[str, ...], meta: Mapping[str, Any]) -> tuple[float, bool]:
         """Compare normalised token tuples."""
         answer = answer_or_text(completion, fallback_to_text=True)
+        if answer is not None and len(answer) > MAX_SCAN_CHARS:
+            return 0.0, False  # far longer than any short answer; not worth normalising
         tokens = normalize_answer(answer) if answer else None
         if not tokens:
             return 0.0, True

@@ -39,6 +39,22 @@ def extract_answer(text: str) -> str | None:
     return text[start : text.find(ANSWER_CLOSE, start)].strip()
 
 
+MAX_SCAN_CHARS = 1 << 16
+"""Verifiers read at most this many characters of an answer: the first 64 KiB when they look
+for the first box(es), the last 64 KiB when they look for the last number or letter. Real
+answers are far shorter; the cap keeps a 1 MB completion to a few milliseconds."""
+
+
+def head(text: str) -> str:
+    """The first :data:`MAX_SCAN_CHARS` characters of ``text``."""
+    return text[:MAX_SCAN_CHARS]
+
+
+def tail(text: str) -> str:
+    """The last :data:`MAX_SCAN_CHARS` characters of ``text``."""
+    return text[-MAX_SCAN_CHARS:]
+
+
 def answer_or_text(text: str, fallback_to_text: bool) -> str | None:
     """:func:`extract_answer`, or the whole stripped text when there is no block and fallback is on."""
     answer = extract_answer(text)
@@ -86,12 +102,12 @@ def last_match(
 
 # --- numbers -------------------------------------------------------------------------------
 
-_DEC = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|\.\d+(?:[eE][-+]?\d{1,4})?)"
+_DEC = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]{1,4})?|\.[0-9]+(?:[eE][-+]?[0-9]{1,4})?)"
 # A number: an optional sign, then LaTeX \frac / \sqrt of plain numbers, or a decimal with an
 # optional "/ denominator" and an optional percent sign. The look-behind keeps a scan that
 # starts inside "12345" from reading "345".
 NUMBER_RE = re.compile(
-    rf"(?<![\d.])(?P<sign>[-+\u2212]?)(?:"
+    rf"(?<![0-9.])(?P<sign>[-+\u2212]?)(?:"
     rf"\\[dt]?frac\s{{0,4}}\{{\s{{0,8}}(?P<fn>[-+]?{_DEC})\s{{0,8}}\}}\s{{0,4}}\{{\s{{0,8}}(?P<fd>[-+]?{_DEC})\s{{0,8}}\}}"
     rf"|\\sqrt\s{{0,4}}\{{\s{{0,8}}(?P<sq>{_DEC})\s{{0,8}}\}}"
     rf"|(?P<num>{_DEC})(?:\s{{0,4}}/\s{{0,4}}(?P<den>{_DEC}))?)"
@@ -151,10 +167,25 @@ def parse_number(text: str) -> Number | None:
     return number_from_match(match) if match is not None else None
 
 
+_DIGITS_RE = re.compile(r"[0-9]+")
+_CONTEXT = 2 * MAX_NUMBER_CHARS  # room for a sign, "\\frac{", separators and "%" around a digit run
+
+
 def last_number(text: str) -> Number | None:
-    """The last number in ``text`` (bounded scan, see :func:`last_match`), or None."""
-    match = last_match(NUMBER_RE, text, margin=8 * MAX_NUMBER_CHARS)
-    return number_from_match(match) if match is not None else None
+    """The last number in the last :data:`MAX_SCAN_CHARS` characters of ``text``, or None.
+
+    :data:`NUMBER_RE` starts with a look-behind, so the regex engine must try it at every
+    position; the last digit run is found first with a pattern the engine can skip to, and
+    the full pattern only runs in a small window around it.
+    """
+    text = tail(text)
+    run = last_match(_DIGITS_RE, text, margin=_CONTEXT)
+    if run is None:
+        return None
+    found = None
+    for match in NUMBER_RE.finditer(text, max(0, run.start() - _CONTEXT), min(len(text), run.end() + _CONTEXT)):
+        found = match
+    return number_from_match(found) if found is not None else None
 
 
 def format_number(value: float) -> str:

@@ -14,8 +14,11 @@ from itertools import islice
 MAX_ANSWER_TOKENS = 256
 """Answers with more tokens than this never match (ground truths are short answers)."""
 
-# Thousands-separated numbers first so "1,000" stays one token; letters in any script.
-_TOKEN_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
+# Two stages: _RUN_RE finds runs of letters/digits (starting with a character class, which
+# the regex engine can skip to quickly), _PIECE_RE splits a mixed run into numbers and words.
+# Thousands-separated numbers come first so "1,000" stays one number; letters in any script.
+_RUN_RE = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")
+_PIECE_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _UNITS = {
@@ -49,7 +52,13 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
     Returns:
         The normalised tokens (possibly empty), or None if the text has more than ``max_tokens``.
     """
-    raw = [m.group(0) for m in islice(_TOKEN_RE.finditer(text), max_tokens + 1)]
+    raw: list[str] = []
+    for run in islice(_RUN_RE.finditer(text), max_tokens + 1):
+        piece = run.group(0)
+        if piece.isalpha():
+            raw.append(piece)
+        else:
+            raw.extend(_PIECE_RE.findall(piece))
     if len(raw) > max_tokens:
         return None
     tokens: list[str] = []

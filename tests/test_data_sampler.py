@@ -144,3 +144,8 @@ def test_weights_proportions_in_batches() -> None:
     assert chisquare(observed, [0.75 * len(names), 0.25 * len(names)]).pvalue > 0.01
     assert dm.weights == {"spatial": 0.75, "counting": 0.25}
     assert np.isclose(sum(dm.weights.values()), 1.0)
+
+
+def test_worker_processes_yield_the_same_sequence() -> None:
+    reference = _ids(itertools.islice(_module(stop="cycle").train_dataloader(), 6))
+    assert _ids(itertools.islice(_module(stop="cycle", num_workers=2).train_dataloader(), 6)) == reference

@@ -88,9 +88,20 @@ def test_multi_box_iou_table(
     assert result.parse_failed == [parse_failed]
 
 
-def test_scan_boxes_reads_confidences_in_written_order() -> None:
-    text = "[{\"Position\": [1, 2, 3, 4], \"Confidence\": 0.25}, {'Position': [5, 6, 7, 8], 'score': 0.5}]"
-    assert scan_boxes(text) == [((1.0, 2.0, 3.0, 4.0), 0.25), ((5.0, 6.0, 7.0, 8.0), 0.5)]
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[{'Position': [1, 2, 3, 4], 'Confidence': 0.25}]", [((1, 2, 3, 4), 0.25)]),  # paper format
+        ('[{"Confidence": 0.2, "Position": [1, 2, 3, 4]}]', [((1, 2, 3, 4), 0.2)]),  # confidence before the box
+        ("[{'box': [1, 2, 3, 4], 'tags': ['a'], 'SCORE': 0.5}]", [((1, 2, 3, 4), 0.5)]),  # confidence past a list
+        ("[{'box': [1, 2, 3, 4], 'size': [9, 9, 9, 9]}]", [((1, 2, 3, 4), 1.0)]),  # second box of an object skipped
+        ("[1, 2, 3, 4] score: 0.3", [((1, 2, 3, 4), 1.0)]),  # confidences only come from objects
+        ("[{'Position': [1, 2, 3, 4], 'Confidence': 1e999}]", [((1, 2, 3, 4), 0.0)]),  # infinite confidence -> 0
+        ("{'Position': [1, 2, 3, 4], 'Confidence': 0.1} [5, 6, 7, 8]", [((1, 2, 3, 4), 0.1), ((5, 6, 7, 8), 1.0)]),
+    ],
+)
+def test_scan_boxes_confidences(text: str, expected: list[tuple[tuple[float, ...], float]]) -> None:
+    assert scan_boxes(text) == expected
 
 
 def test_iou_is_symmetric_and_bounded() -> None:

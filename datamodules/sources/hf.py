@@ -148,7 +148,8 @@ class HFSource(Source):
             raise BadSampleError(f"missing field {key!r} (row has {sorted(row)})")
         value = row[key]
         if value is None:
-            raise BadSampleError(f"field {key!r} is empty")
+            # Row-oriented files (JSONL) store a field absent from one row as null.
+            raise BadSampleError(f"missing or empty field {key!r}")
         return value
 
     def open_image(self, value: Any, field: str = "image") -> Image.Image:

@@ -1,0 +1,160 @@
+"""End-to-end GRPO on the tiny model and a toy verifier: learning, options, resume, DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from lightning import Callback, Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from datamodules.datamodule import MultiDomainDataModule
+from datamodules.domain import Domain
+from lightning_modules import GenerationSettings, GRPOModule, HFPolicy, LoraSettings
+from rewards.composite import VerifierSpec
+from toys import ToySource
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RewardRecorder(Callback):
+    """Mean reward of every rollout that led to an update."""
+
+    def __init__(self) -> None:
+        self.rewards: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.last_rollout is not None:
+            self.rewards.append(float(pl_module.last_rollout.rewards.mean()))
+
+
+def toy_data(batch_size: int = 4, seed: int = 0) -> MultiDomainDataModule:
+    domain = Domain(name="toy", source=ToySource(train_size=64, eval_size=4),
+                    verifiers=[VerifierSpec(name="toys.LetterShare")], format_gate=False)
+    return MultiDomainDataModule(domains=[domain], batch_size=batch_size, eval_batch_size=4, stop="cycle", seed=seed)
+
+
+def toy_module(**overrides) -> GRPOModule:
+    kwargs = dict(num_generations=4, generation=GenerationSettings(max_new_tokens=8), beta=0.0, lr=1e-2, warmup_ratio=0.0)
+    kwargs.update(overrides)
+    return GRPOModule(**kwargs)
+
+
+def toy_trainer(tmp_path: Path, max_steps: int, callbacks=(), **kw) -> Trainer:
+    return Trainer(accelerator="cpu", devices=1, max_steps=max_steps, default_root_dir=tmp_path, logger=False,
+                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                   limit_val_batches=0, callbacks=list(callbacks), **kw)
+
+
+def test_reward_rises_and_parameters_change(tmp_path: Path) -> None:
+    seed_everything(0)
+    module, recorder = toy_module(lr=3e-2), RewardRecorder()
+    module.configure_model()
+    before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+    toy_trainer(tmp_path, max_steps=10, callbacks=[recorder]).fit(module, datamodule=toy_data())
+    first, last = sum(recorder.rewards[:3]) / 3, sum(recorder.rewards[-3:]) / 3
+    assert len(recorder.rewards) == 10
+    assert last > first + 0.05, recorder.rewards
+    changed = [n for n, p in module.model.named_parameters() if not torch.equal(before[n], p.detach())]
+    frozen_vision = [n for n in changed if ".visual." in n or n.startswith("visual.")]
+    assert changed and not frozen_vision  # the language model learned, the frozen vision tower did not move
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(beta=0.04),  # full fine-tuning: a frozen copy as reference
+        dict(beta=0.04, policy=HFPolicy(lora=LoraSettings(r=4))),  # LoRA: the adapter-disabled model is the reference
+        dict(num_iterations=2, minibatch_size=8, epsilon_high=0.28, loss_aggregation="token_mean"),  # mu > 1, DAPO
+        dict(dynamic_sampling=True, advantage_scale="none", loss_aggregation="dr_grpo", mask_truncated=True),
+    ],
+    ids=["full-kl", "lora-kl", "mu2-minibatch", "dynamic-drgrpo"],
+)
+def test_options_train_with_finite_statistics(tmp_path: Path, options: dict) -> None:
+    module = toy_module(**options)
+    metrics: list[dict[str, float]] = []
+
+    class Grab(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            metrics.append({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    toy_trainer(tmp_path, max_steps=2, callbacks=[Grab()]).fit(module, datamodule=toy_data())
+    last = metrics[-1]
+    for key in ("train/reward", "train/kl", "train/clip_frac", "train/entropy"):
+        assert key in last and torch.isfinite(torch.tensor(last[key])), (key, last)
+    if options.get("beta"):
+        assert module.reference is not None
+        if "policy" in options:  # no second copy of the weights with LoRA
+            assert module.reference.model is module.model
+    else:
+        assert module.reference is None
+
+
+def test_nonfinite_reward_skips_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lightning_modules.grpo as grpo
+
+    real = grpo.score_completions
+
+    def poisoned(samples, texts, rewards):
+        out = real(samples, texts, rewards)
+        out.total[0] = float("nan")
+        return out
+
+    monkeypatch.setattr(grpo, "score_completions", poisoned)
+    module = toy_module()
+    module.configure_model()
+    before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+    with pytest.warns(RuntimeWarning, match="non-finite reward"):
+        toy_trainer(tmp_path, max_steps=1, max_epochs=1, limit_train_batches=2).fit(module, datamodule=toy_data())
+    assert module.skipped_nonfinite == 2
+    assert all(torch.equal(before[n], p.detach()) for n, p in module.model.named_parameters())
+
+
+def test_resume_from_checkpoint_continues(tmp_path: Path) -> None:
+    ckpt = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=1)
+    toy_trainer(tmp_path, max_steps=2, callbacks=[ckpt]).fit(toy_module(), datamodule=toy_data())
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 2
+    assert not any(k.startswith("_reference") for k in saved["state_dict"])
+    resumed, data = toy_module(), toy_data()
+    trainer = toy_trainer(tmp_path, max_steps=3)
+    trainer.fit(resumed, datamodule=data, ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+    assert trainer.global_step == 3
+    # The sampler resumed too: 3 steps x 4 prompts were drawn in total.
+    assert sum(data.drawn_counts.values()) == 12
+
+
+def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
+    config = tmp_path / "toy.yaml"
+    config.write_text(f"""
+seed_everything: 0
+trainer:
+  accelerator: cpu
+  strategy: ddp
+  devices: 2
+  max_steps: 2
+  log_every_n_steps: 1
+  default_root_dir: {tmp_path}
+  enable_progress_bar: false
+  num_sanity_val_steps: 0
+  limit_val_batches: 0
+model:
+  class_path: GRPOModule
+  init_args: {{num_generations: 2, generation: {{max_new_tokens: 4}}, beta: 0.0, lr: 0.01}}
+data:
+  class_path: MultiDomainDataModule
+  init_args:
+    domains: [{{name: toy, source: {{class_path: toys.ToySource}}, verifiers: [{{name: toys.LetterShare}}], format_gate: false}}]
+    batch_size: 2
+    stop: cycle
+""")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "fit", "--config", str(config)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "max_steps=2` reached" in proc.stderr + proc.stdout
+    assert list(tmp_path.glob("lightning_logs/version_0/events.out.tfevents.*"))
