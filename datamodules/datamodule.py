@@ -27,6 +27,7 @@ from datamodules.domain import Domain, normalize_weights
 from datamodules.prepared import OnBadSample, PreparedPart
 from datamodules.sample import EvalBenchmark, Sample
 from datamodules.sampler import MixtureSampler, StopRule
+from datamodules.sources.base import Part, SourceSplit
 from datamodules.stream import MixtureBatch, MixtureStream
 from rewards.composite import DomainReward
 
@@ -95,7 +96,9 @@ class MultiDomainDataModule(pl.LightningDataModule):
         if duplicates:
             raise ValueError(f"domain names must be unique, repeated: {duplicates}")
         if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError(f"batch sizes must be >= 1, got batch_size={batch_size}, eval_batch_size={eval_batch_size}")
+            raise ValueError(
+                f"batch sizes must be >= 1, got batch_size={batch_size}, eval_batch_size={eval_batch_size}"
+            )
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         if stop not in ("first_exhausted", "cycle"):
@@ -154,8 +157,8 @@ class MultiDomainDataModule(pl.LightningDataModule):
                 eval_parts.append((domain, self._prepare(domain, "eval", split, domain.eval_max_samples)))
             self._eval_parts = eval_parts
 
-    def _prepare(self, domain: Domain, part: str, split: Any, cap: int | None) -> PreparedPart:
-        return PreparedPart(domain, part, split, self.rewards[domain.name], cap, self.on_bad_sample)  # type: ignore[arg-type]
+    def _prepare(self, domain: Domain, part: Part, split: SourceSplit, cap: int | None) -> PreparedPart:
+        return PreparedPart(domain, part, split, self.rewards[domain.name], cap, self.on_bad_sample)
 
     def _require_setup(self, what: str) -> None:
         if self._eval_parts is None:
@@ -210,7 +213,8 @@ class MultiDomainDataModule(pl.LightningDataModule):
         default_rank, default_world = self._rank_and_world()
         rank = default_rank if rank is None else rank
         world_size = default_world if world_size is None else world_size
-        sizes = {d.name: len(self._train_parts[d.name]) if d.name in self._train_parts else 0 for d in self.train_domains}
+        parts = self._train_parts
+        sizes = {d.name: len(parts[d.name]) if d.name in parts else 0 for d in self.train_domains}
         self._sampler = MixtureSampler(sizes, self.weights, self.seed, self.stop, self.replacement)
         previous = self._stream.committed if self._stream is not None else self._state_to_load
         self._stream = MixtureStream(

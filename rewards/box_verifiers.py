@@ -154,5 +154,5 @@ class MultiBoxIoU(Verifier):
     def canonical_answer(self, solution: Any, meta: Mapping[str, Any]) -> str:
         """The ground-truth boxes in the paper's format, in the model's frame, confidence 1."""
         gt, box_format, image_size = self.prepare_solution(solution, meta)
-        entries = (f"{{'Position': {format_box(from_pixels(b, box_format, image_size))}, 'Confidence': 1.0}}" for b in gt)
-        return "[" + ", ".join(entries) + "]"
+        boxes = (format_box(from_pixels(b, box_format, image_size)) for b in gt)
+        return "[" + ", ".join(f"{{'Position': {box}, 'Confidence': 1.0}}" for box in boxes) + "]"

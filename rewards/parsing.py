@@ -102,13 +102,15 @@ def last_match(
 
 # --- numbers -------------------------------------------------------------------------------
 
-_DEC = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]{1,4})?|\.[0-9]+(?:[eE][-+]?[0-9]{1,4})?)"
+_EXP = r"(?:[eE][-+]?[0-9]{1,4})?"
+_DEC = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?{_EXP}|\.[0-9]+{_EXP})"
 # A number: an optional sign, then LaTeX \frac / \sqrt of plain numbers, or a decimal with an
 # optional "/ denominator" and an optional percent sign. The look-behind keeps a scan that
 # starts inside "12345" from reading "345".
 NUMBER_RE = re.compile(
     rf"(?<![0-9.])(?P<sign>[-+\u2212]?)(?:"
-    rf"\\[dt]?frac\s{{0,4}}\{{\s{{0,8}}(?P<fn>[-+]?{_DEC})\s{{0,8}}\}}\s{{0,4}}\{{\s{{0,8}}(?P<fd>[-+]?{_DEC})\s{{0,8}}\}}"
+    rf"\\[dt]?frac\s{{0,4}}\{{\s{{0,8}}(?P<fn>[-+]?{_DEC})\s{{0,8}}\}}"
+    rf"\s{{0,4}}\{{\s{{0,8}}(?P<fd>[-+]?{_DEC})\s{{0,8}}\}}"
     rf"|\\sqrt\s{{0,4}}\{{\s{{0,8}}(?P<sq>{_DEC})\s{{0,8}}\}}"
     rf"|(?P<num>{_DEC})(?:\s{{0,4}}/\s{{0,4}}(?P<den>{_DEC}))?)"
     rf"(?P<pct>\s{{0,4}}\\?%)?"

@@ -133,7 +133,12 @@ def test_box_verifiers_reject_bad_ground_truth(name: str, solution: Any, meta: d
 
 
 @pytest.mark.parametrize(
-    ("name", "options"), [("box_iou", {"threshold": 1.5}), ("box_iou", {"threshold": True}), ("multi_box_iou", {"min_iou": -0.1})]
+    ("name", "options"),
+    [
+        ("box_iou", {"threshold": 1.5}),  # above 1
+        ("box_iou", {"threshold": True}),  # a bool is not a number here
+        ("multi_box_iou", {"min_iou": -0.1}),  # negative
+    ],
 )
 def test_box_verifiers_reject_bad_options(name: str, options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(options))):

@@ -12,8 +12,16 @@ pytestmark = pytest.mark.filterwarnings("error::rewards.base.VerifierCrashWarnin
 FMT = {"name": "think_answer_format", "weight": 1.0}
 # The paper's five training domains (weights: accuracy/IoU 2.0, format 1.0).
 DOMAINS: dict[str, tuple[list[dict[str, Any]], Any, dict[str, Any]]] = {
-    "coco": ([FMT, {"name": "multi_box_iou", "weight": 2.0}], [[1, 2, 30, 40], [50, 50, 90, 99]], {"image_size": [100, 100], "box_format": "norm1000"}),
-    "lisa": ([FMT, {"name": "box_iou", "weight": 2.0}], [10, 20, 300, 400], {"image_size": [640, 480], "box_format": "pixel"}),
+    "coco": (
+        [FMT, {"name": "multi_box_iou", "weight": 2.0}],
+        [[1, 2, 30, 40], [50, 50, 90, 99]],
+        {"image_size": [100, 100], "box_format": "norm1000"},
+    ),
+    "lisa": (
+        [FMT, {"name": "box_iou", "weight": 2.0}],
+        [10, 20, 300, 400],
+        {"image_size": [640, 480], "box_format": "pixel"},
+    ),
     "geoqav": ([FMT, {"name": "choice_accuracy", "weight": 2.0}], "C", {"options": ["1", "2", "3", "4"]}),
     "sat": ([FMT, {"name": "exact_match", "weight": 2.0}], "left", {}),
     "scienceqa": ([FMT, {"name": "choice_accuracy", "weight": 2.0}], "A", {}),
@@ -100,7 +108,7 @@ MALFORMED = [
     ("lisa", [0, 0, 10, 10], {"image_size": [640, 480], "box_format": "xyxy"}, "meta.box_format"),  # unknown frame
     ("lisa", [0, 0, 10, 10], {"image_size": "640x480"}, "meta.image_size"),  # size as a string
     ("coco", [], {"image_size": [100, 100], "box_format": "norm1000"}, "at least one box"),  # no boxes
-    ("coco", [[0, 0, 1, 1], [0, 0, 1]], {"image_size": [100, 100], "box_format": "norm1000"}, r"solution\[1\]"),  # bad 2nd box
+    ("coco", [[0, 0, 1, 1], [0, 0, 1]], {"image_size": [100, 100]}, r"solution\[1\]"),  # bad 2nd box
     ("geoqav", "E", {"options": ["1", "2", "3", "4"]}, "not among the 4 options"),  # letter out of range
     ("geoqav", "B", {"options": 4}, "meta.options"),  # options not a list
     ("sat", "", {}, "empty after normalisation"),  # empty answer

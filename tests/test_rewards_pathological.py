@@ -69,7 +69,8 @@ def test_known_answers_survive_hostile_padding() -> None:
     """Where the right answer is present, the padding must not hide it."""
     many = build_verifier("multi_box_iou").score([PATHOLOGICAL["coco_objects"]], *zip(SOLUTIONS["multi_box_iou"]))
     assert many.scores == [pytest.approx(0.01)]  # 100 boxes read, one matches the single object
-    letters = build_verifier("choice_accuracy").score([PATHOLOGICAL["letters_no_block"]], *zip(SOLUTIONS["choice_accuracy"]))
+    choice = build_verifier("choice_accuracy")
+    letters = choice.score([PATHOLOGICAL["letters_no_block"]], *zip(SOLUTIONS["choice_accuracy"]))
     assert letters.scores == [1.0]
     fmt = build_verifier("think_answer_format").score([PATHOLOGICAL["format_delimiters"]], [None], [{}])
     assert fmt.scores == [0.0]  # the trailing "X" breaks the format

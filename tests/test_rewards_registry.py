@@ -130,7 +130,8 @@ def test_entry_point_plugin_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_broken_entry_point_reports_its_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write_distribution(tmp_path, "modomodo_plugin_broken", "raise ImportError('boom')\n", "broken = modomodo_plugin_broken:X")
+    body = "raise ImportError('boom')\n"
+    _write_distribution(tmp_path, "modomodo_plugin_broken", body, "broken = modomodo_plugin_broken:X")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(UnknownVerifierError, match="failed to load: boom"):
         get_verifier("broken")

@@ -42,7 +42,9 @@ def _with_options(question: str, options: list[str]) -> str:
 
 
 class _EvalOnlySource(HFSource):
-    def __init__(self, *args: Any, train_split: str | None = None, eval_split: str | None = "test", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, train_split: str | None = None, eval_split: str | None = "test", **kwargs: Any
+    ) -> None:
         super().__init__(*args, train_split=train_split, eval_split=eval_split, **kwargs)
 
     def default_verifiers(self) -> list[VerifierSpec]:
@@ -69,7 +71,13 @@ class InfoVQASource(_EvalOnlySource):
 
     default_path = "lmms-lab/DocVQA"
 
-    def __init__(self, *args: Any, name: str | list[str] | None = "InfographicVQA", eval_split: str | None = "validation", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        name: str | list[str] | None = "InfographicVQA",
+        eval_split: str | None = "validation",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, name=name, eval_split=eval_split, **kwargs)
 
     def to_record(self, row: Mapping[str, Any]) -> Record:

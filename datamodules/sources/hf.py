@@ -187,7 +187,9 @@ class HFSource(Source):
             return image, 1.0, 1.0
         return image.resize((new_w, new_h), Image.Resampling.BICUBIC), new_w / w, new_h / h
 
-    def images_of(self, row: Mapping[str, Any], keys: tuple[str, ...] = ("image", "images")) -> tuple[list[Image.Image], float, float]:
+    def images_of(
+        self, row: Mapping[str, Any], keys: tuple[str, ...] = ("image", "images")
+    ) -> tuple[list[Image.Image], float, float]:
         """The row's image(s), resized; the scale factors are those of the first image."""
         for key in keys:
             if key in row and row[key] is not None:

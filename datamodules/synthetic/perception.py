@@ -149,7 +149,7 @@ class SyntheticSpatial(SyntheticSource):
                     near, far, d_near, d_far = far, near, d_far, d_near
                 if d_far < 1.4 * d_near:  # keep the answer unambiguous to the eye
                     continue
-                shapes = [(*_unique_desc(rng, used), b), (*_unique_desc(rng, used), near), (*_unique_desc(rng, used), far)]
+                shapes = [(*_unique_desc(rng, used), box) for box in (b, near, far)]
                 while shapes[1][0] == shapes[2][0]:  # answered by colour, so the two colours must differ
                     used.discard(shapes[2][:2])
                     shapes[2] = (*_unique_desc(rng, used), far)
@@ -172,10 +172,11 @@ class SyntheticSpatial(SyntheticSource):
                 continue
             shapes = [(*_unique_desc(rng, used), a), (*_unique_desc(rng, used), b)]
             answer = relation
+            a_desc, b_desc = (f"{c} {k}" for c, k, _ in shapes)
             if template == "left_right":
-                question = f"Is the {shapes[0][0]} {shapes[0][1]} to the left or to the right of the {shapes[1][0]} {shapes[1][1]}? Answer left or right."
+                question = f"Is the {a_desc} to the left or to the right of the {b_desc}? Answer left or right."
             else:
-                question = f"Is the {shapes[0][0]} {shapes[0][1]} above or below the {shapes[1][0]} {shapes[1][1]}? Answer above or below."
+                question = f"Is the {a_desc} above or below the {b_desc}? Answer above or below."
             break
         for _ in range(self.difficulty - 1):
             box = place_box(rng, s, side, [x for _, _, x in shapes])

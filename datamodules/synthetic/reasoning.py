@@ -63,7 +63,11 @@ class SyntheticGeometry(SyntheticSource):
             side = base * math.sin(tb) / math.sin(ta + tb)
             apex = (p0[0] + side * math.cos(ta), p0[1] - side * math.sin(ta))
             k = min(1.0, (s - 2 * fs) / max(1.0, p0[1] - apex[1]))
-            pts = [(p0[0], p0[1]), (p0[0] + base * k, p1[1]), (p0[0] + (apex[0] - p0[0]) * k, p0[1] - (p0[1] - apex[1]) * k)]
+            pts = [
+                (p0[0], p0[1]),
+                (p0[0] + base * k, p1[1]),
+                (p0[0] + (apex[0] - p0[0]) * k, p0[1] - (p0[1] - apex[1]) * k),
+            ]
             draw.polygon(pts, outline=(0, 0, 0), width=2)
             _label(draw, (pts[0][0] + fs * 1.1, pts[0][1] - fs * 0.5), f"{a}°", fs)
             _label(draw, (pts[1][0] - fs * 1.1, pts[1][1] - fs * 0.5), f"{b}°", fs)
