@@ -27,14 +27,23 @@ import lightning_modules  # noqa: E402,F401
 import predictors  # noqa: E402,F401
 
 
-def main(args: list[str] | None = None) -> LightningCLI:
-    """Run the CLI (``args`` defaults to ``sys.argv``); returns it for tests."""
+def main(args: list[str] | None = None, run: bool = True) -> LightningCLI:
+    """Run the CLI.
+
+    Args:
+        args: command-line arguments; ``sys.argv`` when None.
+        run: run the subcommand; False only parses and instantiates (``args`` then has no subcommand).
+
+    Returns:
+        The CLI, with ``model``, ``datamodule`` and ``trainer`` instantiated.
+    """
     return LightningCLI(
         subclass_mode_model=True,
         subclass_mode_data=True,
         seed_everything_default=42,
         save_config_kwargs={"overwrite": True},
         args=args,
+        run=run,
     )
 
 
