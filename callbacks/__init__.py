@@ -1,6 +1,7 @@
 """Lightning callbacks that carry the side effects of a run (samples, exports, run records)."""
 
 from callbacks.export import ExportPolicy
+from callbacks.mixture_stats import MixtureStats
 from callbacks.samples import CompletionSamples
 
-__all__ = ["CompletionSamples", "ExportPolicy"]
+__all__ = ["CompletionSamples", "ExportPolicy", "MixtureStats"]

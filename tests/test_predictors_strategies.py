@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from predictors.baselines import QuadraticScheffe, scheffe_features
+from predictors.baselines import QuadraticScheffe
 from predictors.gp import GPSurrogate
 from predictors.strategies import (
     AlphaCredit,

@@ -1,0 +1,202 @@
+"""Supervised fine-tuning (SFT) on the training domains' ground-truth answers: a base model for GRPO.
+
+GRPO learns only from reward differences inside a group, so a policy that never answers correctly gets
+no signal. ``SFTModule`` teaches a (tiny, randomly initialised) policy the answer format and part of
+the tasks from the maximum-reward completions of :meth:`rewards.composite.DomainReward.reference_completion`::
+
+    python main.py fit --config configs/tiny_base.yaml
+
+Loss: mean negative log-likelihood of the completion tokens (target and end-of-turn token) given the
+chat-template prompt with its images; prompt and image positions carry no loss. Validation is the GRPO
+module's: greedy decoding scored by each benchmark's primary verifier, logged as ``val/<benchmark>/score``,
+``val/in_score`` and ``val/out_score``, so the checkpoint can be chosen on the numbers GRPO will start from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+import torch
+from lightning import LightningModule
+from torch import Tensor
+from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
+
+from datamodules.sample import Sample
+from lightning_modules.evaluation import BenchmarkAccumulator
+from lightning_modules.logprobs import completion_logprobs
+from lightning_modules.policy import HFPolicy
+from lightning_modules.policy_utils import find_vision_tower
+from lightning_modules.rollout import GenerationSettings, generate, process_prompts
+from lightning_modules.scoring import eval_scores
+from lightning_modules.sft_targets import reference_targets, tokenize_targets
+from lightning_modules.tiny_model import TinyVLMSettings, ensure_tiny_model
+
+Decay = Literal["constant", "linear", "cosine"]
+_SCHEDULES = {"constant": get_constant_schedule_with_warmup, "linear": get_linear_schedule_with_warmup,
+              "cosine": get_cosine_schedule_with_warmup}
+
+
+class SFTModule(LightningModule):
+    """Supervised fine-tuning of an image-text-to-text policy on reference completions.
+
+    Args:
+        policy: how to load the policy; ``freeze_vision`` should be False when the vision tower is untrained.
+        init_tiny: build a fresh tiny Qwen2-VL-architecture model with these settings (seeded, cached under
+            ``~/.cache/modomodo``) and train it instead of ``policy.model_name_or_path``; None loads the policy as is.
+        think: domain -> text of the ``<think>`` block of its targets; other domains get ``default_think``.
+        default_think: think text of domains not in ``think`` (empty gives ``<think>\\n\\n</think>``).
+        end_token: token appended to every target so the policy learns to stop.
+        lr: peak learning rate of AdamW for the language model.
+        vision_lr: peak learning rate of the vision tower; None uses ``lr``.
+        weight_decay: AdamW weight decay (not applied to biases and norms).
+        warmup_steps: optimiser steps of linear warm-up.
+        decay: learning-rate shape after warm-up, over ``trainer.max_steps``: ``constant``, ``linear`` or ``cosine``.
+        eval_generation: decoding settings of validation / test (greedy).
+    """
+
+    def __init__(
+        self,
+        policy: HFPolicy | None = None,
+        init_tiny: TinyVLMSettings | None = None,
+        think: dict[str, str] | None = None,
+        default_think: str = "",
+        end_token: str = "<|im_end|>",
+        lr: float = 1e-3,
+        vision_lr: float | None = None,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 50,
+        decay: Decay = "cosine",
+        eval_generation: GenerationSettings | None = None,
+    ) -> None:
+        super().__init__()
+        checks = {"lr": lr > 0, "vision_lr": vision_lr is None or vision_lr >= 0, "weight_decay": weight_decay >= 0,
+                  "warmup_steps": warmup_steps >= 0, "decay": decay in _SCHEDULES}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid SFTModule option(s) {bad}: got " + ", ".join(f"{k}={locals()[k]!r}" for k in bad))
+        if isinstance(init_tiny, dict):  # plain dicts from Python callers; jsonargparse gives the dataclass
+            init_tiny = TinyVLMSettings(**init_tiny)
+        self.save_hyperparameters(ignore=["policy", "init_tiny", "eval_generation"])
+        self.policy = policy or HFPolicy(freeze_vision=False)
+        self.init_tiny = init_tiny
+        self.think = dict(think or {})
+        self.eval_generation = eval_generation or GenerationSettings(do_sample=False, max_new_tokens=80)
+        # Plain dicts keep checkpoints loadable with torch.load(weights_only=True).
+        self.hparams.update(eval_generation=dataclasses.asdict(self.eval_generation),
+                            init_tiny=dataclasses.asdict(init_tiny) if init_tiny else None)
+        self.model: torch.nn.Module | None = None
+        self.processor: Any = None
+        self._evaluator: BenchmarkAccumulator | None = None
+        self.last_eval: dict[str, list[tuple[Sample, str, float]]] = {}
+
+    def configure_model(self) -> None:
+        """Build the init model if asked, then load the policy (once)."""
+        if self.model is not None:
+            return
+        if self.init_tiny is not None:
+            self.policy.model_name_or_path = str(ensure_tiny_model(**dataclasses.asdict(self.init_tiny)))
+        bundle = self.policy.build(need_reference=False)
+        self.model, self.processor = bundle.model, bundle.processor
+        self.model.train()
+
+    @property
+    def rewards(self) -> dict[str, Any]:
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if dm is None or not hasattr(dm, "rewards"):
+            raise RuntimeError("SFTModule needs a DataModule with a `rewards` mapping (domain -> DomainReward)")
+        return dm.rewards
+
+    def _to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+
+    def token_nll(self, batch: list[Sample]) -> tuple[Tensor, Tensor]:
+        """Per-token negative log-likelihood of the reference completions.
+
+        Args:
+            batch: ``N`` samples.
+
+        Returns:
+            ``(nll, mask)``, both ``N x C``: NLL of each completion token, 1 on real tokens.
+        """
+        hp = self.hparams
+        targets = reference_targets(batch, self.rewards, self.think, hp.default_think)
+        ids, mask = tokenize_targets(self.processor.tokenizer, targets, hp.end_token)
+        prompts = self._to_device(process_prompts(self.processor, batch))
+        logp, _ = completion_logprobs(self.model, prompts, ids.to(self.device), mask.to(self.device))
+        return -logp, mask.to(self.device)
+
+    def training_step(self, batch: list[Sample], batch_idx: int) -> Tensor:
+        nll, mask = self.token_nll(batch)
+        per_sample = (nll * mask).sum(1) / mask.sum(1)
+        loss = (nll * mask).sum() / mask.sum()
+        domains = [s.domain for s in batch]
+        for domain in sorted(set(domains)):
+            rows = torch.as_tensor([d == domain for d in domains], device=per_sample.device)
+            self.log(f"train/loss/{domain}", per_sample[rows].mean().detach(), on_step=True, batch_size=int(rows.sum()))
+        self.log("train/loss", loss.detach(), on_step=True, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    # ------------------------------------------------------------ evaluation
+    def _eval_start(self) -> None:
+        benches = self.trainer.datamodule.eval_benchmarks
+        self._evaluator = BenchmarkAccumulator([b.name for b in benches], [b.role for b in benches])
+        self.last_eval = {}
+
+    def _eval_step(self, batch: list[Sample], dataloader_idx: int) -> None:
+        texts = generate(self.model, self.processor, self._to_device(process_prompts(self.processor, batch)),
+                         self.eval_generation).texts
+        scores = eval_scores(batch, texts, self.rewards)
+        self._evaluator.update(dataloader_idx, scores)
+        self.last_eval.setdefault(self._evaluator.names[dataloader_idx], list(zip(batch, texts, scores)))
+
+    def _eval_end(self, stage: str) -> None:
+        reduce = None
+        if self.trainer.world_size > 1:
+            reduce = lambda t: self.trainer.strategy.reduce(t.to(self.device), reduce_op="sum").cpu()  # noqa: E731
+        results = self._evaluator.compute(reduce)
+        self.log_dict({f"{stage}/{k}": v for k, v in results.items()}, sync_dist=False, rank_zero_only=False)
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_start()
+
+    def validation_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._eval_start()
+
+    def test_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._eval_step(batch, dataloader_idx)
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_end("test")
+
+    # ------------------------------------------------------------ optimiser
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        tower = find_vision_tower(self.model)
+        vision_ids = {id(p) for p in tower.parameters()} if tower is not None else set()
+        groups: dict[tuple[bool, bool], list[Tensor]] = {}
+        for p in self.model.parameters():
+            if p.requires_grad:
+                # Biases and norm gains (1-D) are not decayed, as usual for transformers.
+                groups.setdefault((id(p) in vision_ids, p.ndim >= 2), []).append(p)
+        if not groups:
+            raise ValueError("the policy has no trainable parameters (everything frozen?)")
+        vision_lr = hp.lr if hp.vision_lr is None else hp.vision_lr
+        opt = torch.optim.AdamW([
+            {"params": ps, "lr": vision_lr if is_vision else hp.lr, "weight_decay": hp.weight_decay if decayed else 0.0}
+            for (is_vision, decayed), ps in groups.items()
+        ])
+        total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
+        if hp.decay == "constant":
+            sched = get_constant_schedule_with_warmup(opt, hp.warmup_steps)
+        else:
+            total = total if math.isfinite(total) else hp.warmup_steps + 1
+            sched = _SCHEDULES[hp.decay](opt, hp.warmup_steps, max(total, hp.warmup_steps + 1))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,72 @@
+"""Supervised targets for warm-starting a policy: ground-truth completions, tokenised as GRPO completions.
+
+The target of a sample is ``DomainReward.reference_completion`` (its canonical answer in the strict
+``<think>...</think><answer>...</answer>`` format, a completion that scores the maximum) followed by the
+end-of-turn token. Targets are tokenised on their own and right-padded, exactly as sampled completions
+are laid out in a GRPO rollout, so :func:`lightning_modules.logprobs.completion_logprobs` scores them
+behind the left-padded prompts and the loss falls on completion tokens only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from datamodules.sample import Sample
+from rewards.composite import DomainReward
+
+
+def reference_targets(
+    samples: Sequence[Sample], rewards: Mapping[str, DomainReward], think: Mapping[str, str], default_think: str = ""
+) -> list[str]:
+    """The maximum-reward completion of every sample.
+
+    Args:
+        samples: the prompts.
+        rewards: domain name -> its reward (from the DataModule).
+        think: domain name -> think text; domains not listed get ``default_think``.
+        default_think: think text for the other domains.
+
+    Returns:
+        ``len(samples)`` completion texts.
+
+    Raises:
+        KeyError: if a sample's domain has no reward.
+    """
+    out = []
+    for s in samples:
+        if s.domain not in rewards:
+            raise KeyError(f"sample {s.id!r}: domain {s.domain!r} has no reward; known: {sorted(rewards)}")
+        out.append(rewards[s.domain].reference_completion(s.solution, s.meta, think=think.get(s.domain, default_think)))
+    return out
+
+
+def tokenize_targets(tokenizer: Any, texts: Sequence[str], end_token: str) -> tuple[Tensor, Tensor]:
+    """Tokenise completions and append the end-of-turn token, right-padded.
+
+    Args:
+        tokenizer: the policy's tokenizer.
+        texts: ``N`` completion texts.
+        end_token: the token that ends a turn (``<|im_end|>`` for Qwen); the policy must learn to stop.
+
+    Returns:
+        ``(ids, mask)``, both ``N x C`` (``C`` the longest target), mask 1 on real tokens.
+
+    Raises:
+        ValueError: if ``end_token`` is not a single token of the vocabulary.
+    """
+    end_id = tokenizer.convert_tokens_to_ids(end_token)
+    if end_id is None or end_id == tokenizer.unk_token_id:
+        raise ValueError(f"end_token={end_token!r} is not a token of the policy's vocabulary")
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] + [end_id] for t in texts]
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.as_tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
