@@ -1,0 +1,125 @@
+"""Run records: atomic under concurrent writers, malformed files reported, written by the callback."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from torch.utils.data import DataLoader, TensorDataset
+
+from callbacks.run_record import RunRecordCallback
+from predictors.records import RecordError, RunRecord, read_records, write_record
+
+WRITERS, PER_WRITER = 8, 20
+
+
+def _writer(args: tuple[str, int]) -> None:
+    dirpath, k = args
+    for i in range(PER_WRITER):
+        w = (k + 1) / (WRITERS + 1)
+        write_record(RunRecord(weights={"a": w, "b": 1 - w}, out_score=float(i), run_id=f"w{k}-{i}", config={"pad": "x" * 5000}), dirpath)
+        # Every writer also rewrites one shared record: a reader must see a whole version.
+        write_record(RunRecord(weights={"a": w, "b": 1 - w}, out_score=float(k), run_id="shared", config={"pad": "y" * 5000}), dirpath)
+
+
+def test_concurrent_writers_lose_and_corrupt_nothing(tmp_path: Path) -> None:
+    with mp.get_context("fork").Pool(WRITERS) as pool:
+        pool.map(_writer, [(str(tmp_path), k) for k in range(WRITERS)])
+    found = read_records(tmp_path, warn=False)
+    assert found.skipped == []
+    assert len(found.records) == WRITERS * PER_WRITER + 1
+    assert {r.run_id for r in found.records} >= {f"w{k}-{i}" for k in range(WRITERS) for i in range(PER_WRITER)}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")], "no temp file left behind"
+
+
+def test_malformed_records_are_skipped_and_reported(tmp_path: Path) -> None:
+    write_record(RunRecord(weights={"a": 1.0}, out_score=0.5, run_id="good"), tmp_path)
+    (tmp_path / "truncated.json").write_text('{"weights": {"a": 1.0}, "out_')
+    (tmp_path / "badsum.json").write_text(json.dumps({"weights": {"a": 0.3}, "out_score": 0.1}))
+    (tmp_path / "extra.json").write_text(json.dumps({"weights": {"a": 1.0}, "surprise": 1}))
+    with pytest.warns(UserWarning, match=r"skipped 3 malformed run record\(s\)") as caught:
+        found = read_records(tmp_path)
+    assert [r.run_id for r in found.records] == ["good"]
+    reasons = {p.name: why for p, why in found.skipped}
+    assert set(reasons) == {"truncated.json", "badsum.json", "extra.json"}
+    assert "sums to 0.3" in reasons["badsum.json"] and "surprise" in reasons["extra.json"]
+    assert "truncated.json" in str(caught[0].message)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"weights": {"a": -0.5, "b": 1.5}}, "weights.a"),  # negative weight
+        ({"weights": {"a": 1.0}, "status": "meh"}, "status"),  # unknown status
+        ({"weights": {"a": 1.0}, "steps": -1}, "steps"),  # negative steps
+        ({"weights": {"a": 1.0}, "out_score": "high"}, "out_score"),  # a string score
+    ],
+)
+def test_record_validation_names_the_field(bad: dict, message: str) -> None:
+    with pytest.raises(RecordError, match=message):
+        RunRecord.from_dict(bad)
+
+
+class _Data(LightningDataModule):
+    weights = {"coco": 0.25, "sat": 0.75}
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(torch.randn(8, 2)), batch_size=4)
+
+    val_dataloader = test_dataloader = train_dataloader
+
+
+class _Module(LightningModule):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch, batch_idx):
+        if self.hparams.fail:
+            raise RuntimeError("loss went NaN")
+        return self.layer(batch[0]).pow(2).mean()
+
+    def _eval(self, stage: str) -> None:
+        self.log_dict({f"{stage}/mmmu/score": 0.4, f"{stage}/lisa/score": 0.7, f"{stage}/in_score": 0.7, f"{stage}/out_score": 0.4})
+
+    def validation_step(self, batch, batch_idx):
+        self._eval("val")
+
+    def test_step(self, batch, batch_idx):
+        self._eval("test")
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def _trainer(tmp_path: Path, cb: RunRecordCallback) -> Trainer:
+    return Trainer(max_steps=2, limit_val_batches=1, limit_test_batches=1, callbacks=[cb], logger=False, enable_progress_bar=False,
+                   enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
+
+
+def test_callback_writes_record_after_fit_and_test(tmp_path: Path) -> None:
+    cb = RunRecordCallback(tmp_path / "records", config={"note": "unit"})
+    trainer = _trainer(tmp_path, cb)
+    trainer.fit(_Module(), datamodule=_Data())
+    (rec,) = read_records(tmp_path / "records").records
+    assert rec.status == "ok" and rec.stage == "val" and rec.steps == 2
+    assert rec.weights == {"coco": 0.25, "sat": 0.75}
+    assert rec.scores == pytest.approx({"mmmu": 0.4, "lisa": 0.7}) and rec.out_score == pytest.approx(0.4)
+    assert rec.config["note"] == "unit" and rec.config["model"] == {"fail": False}
+    trainer.test(datamodule=_Data(), ckpt_path=None, model=trainer.lightning_module)
+    (rec,) = read_records(tmp_path / "records").records  # same run id: replaced, not added
+    assert rec.stage == "test" and rec.in_score == pytest.approx(0.7)
+
+
+def test_callback_records_failed_run_with_error(tmp_path: Path) -> None:
+    cb = RunRecordCallback(tmp_path / "records")
+    with pytest.raises(RuntimeError, match="loss went NaN"):
+        _trainer(tmp_path, cb).fit(_Module(fail=True), datamodule=_Data())
+    (rec,) = read_records(tmp_path / "records").records
+    assert rec.status == "failed" and rec.error == "RuntimeError: loss went NaN"
+    assert rec.weights == {"coco": 0.25, "sat": 0.75}
