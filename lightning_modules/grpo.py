@@ -93,20 +93,20 @@ class GRPOModule(LightningModule):
         logprob_chunk_size: int = 8,
     ) -> None:
         super().__init__()
-        checks = {
-            "num_generations": num_generations >= 2,
-            "num_iterations": num_iterations >= 1,
-            "minibatch_size": minibatch_size is None or minibatch_size >= 1,
-            "beta": beta >= 0 and math.isfinite(beta),
-            "epsilon_low": 0 <= epsilon_low < 1,
-            "epsilon_high": epsilon_high >= 0,
-            "lr": lr > 0,
-            "warmup_ratio": 0 <= warmup_ratio < 1,
-            "max_refill_batches": max_refill_batches >= 0,
+        checks = {  # name -> (value, valid?)
+            "num_generations": (num_generations, num_generations >= 2),
+            "num_iterations": (num_iterations, num_iterations >= 1),
+            "minibatch_size": (minibatch_size, minibatch_size is None or minibatch_size >= 1),
+            "beta": (beta, beta >= 0 and math.isfinite(beta)),
+            "epsilon_low": (epsilon_low, 0 <= epsilon_low < 1),
+            "epsilon_high": (epsilon_high, epsilon_high >= 0),
+            "lr": (lr, lr > 0),
+            "warmup_ratio": (warmup_ratio, 0 <= warmup_ratio < 1),
+            "max_refill_batches": (max_refill_batches, max_refill_batches >= 0),
         }
-        bad = [k for k, ok in checks.items() if not ok]
+        bad = {k: v for k, (v, ok) in checks.items() if not ok}
         if bad:
-            raise ValueError(f"invalid GRPOModule option(s) {bad}: got " + ", ".join(f"{k}={locals()[k]!r}" for k in bad))
+            raise ValueError("invalid GRPOModule option(s): " + ", ".join(f"{k}={v!r}" for k, v in bad.items()))
         self.save_hyperparameters(ignore=["policy", "generation", "eval_generation"])
         self.policy = policy or HFPolicy()
         self.generation = generation or GenerationSettings()

@@ -49,3 +49,27 @@ def test_config_instantiates(path: Path, tmp_path: Path) -> None:
         assert any(p.requires_grad for p in cli.model.model.parameters())
     if "data" in raw:
         assert isinstance(cli.datamodule, LightningDataModule)
+
+
+MIX = Path(__file__).resolve().parents[1] / "configs" / "mix.yaml"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("--data.init_args.weights={objects: 1, bogus: 1}", "bogus"),  # unknown domain named
+        ("--data.init_args.weights={objects: -1, referring: 1, geometry: 1, spatial: 1, science: 1}", "objects"),
+        ("--model.init_args.num_generations=1", "num_generations"),  # GRPO needs a group
+        ("--model.init_args.generation.top_p=0", "top_p"),
+    ],
+)
+def test_bad_options_fail_before_training_naming_the_key(override: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        main(["--config", str(MIX), f"--trainer.default_root_dir={tmp_path}", override], run=False)
+
+
+def test_missing_model_path_is_named(tmp_path: Path) -> None:
+    cli = main(["--config", str(MIX), f"--trainer.default_root_dir={tmp_path}",
+                f"--model.init_args.policy.init_args.model_name_or_path={tmp_path / 'nope'}"], run=False)
+    with pytest.raises(Exception, match="model_name_or_path"):
+        cli.model.configure_model()

@@ -1,0 +1,85 @@
+"""Measurements shared by both benchmark workers: step clock, generation clock, resident and CUDA memory.
+
+The same instrument is attached to both trainers: ``model.generate`` is wrapped on the instance (both trainers
+call the policy's own ``generate``), and step times are the intervals between consecutive ends of optimiser
+steps, so data loading, logging and everything else a trainer does per step is included on both sides.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+import psutil
+import torch
+
+RESULT_TAG = "GRPO_BENCH_RESULT "  # the worker's one line of JSON on stdout starts with this
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB."""
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Meter:
+    """Collects per-step wall times, per-call generation times and generated lengths."""
+
+    def __init__(self) -> None:
+        self.step_ends: list[float] = []
+        self.generate_seconds: list[float] = []
+        self.generated_lengths: list[int] = []
+        self.start_rss_mb = rss_mb()
+        self.model_rss_mb = 0.0
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def wrap_generate(self, model: torch.nn.Module) -> None:
+        """Time every ``model.generate`` call (instance attribute, so the class is untouched)."""
+        inner = model.generate
+
+        @functools.wraps(inner)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            out = inner(*args, **kwargs)
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.generate_seconds.append(time.perf_counter() - start)
+            prompt = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+            self.generated_lengths.append(int(out.shape[1] - prompt.shape[1]))
+            return out
+
+        model.generate = timed
+
+    def step_end(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.step_ends.append(time.perf_counter())
+
+    def report(self, side: str, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        """Print the result line: per-step seconds and generation seconds of the timed (non-warm-up) steps."""
+        steps = [b - a for a, b in zip(self.step_ends, self.step_ends[1:])]
+        result = {
+            "side": side,
+            "settings": settings,
+            "step_seconds": steps,
+            "generate_seconds": self.generate_seconds[1 : 1 + len(steps)],
+            "generated_lengths": sorted(set(self.generated_lengths)),
+            "start_rss_mb": self.start_rss_mb,
+            "model_rss_mb": self.model_rss_mb,
+            "peak_rss_mb": peak_rss_mb(),
+            "peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
+            **(extra or {}),
+        }
+        sys.stdout.write(RESULT_TAG + json.dumps(result) + "\n")
+        sys.stdout.flush()
