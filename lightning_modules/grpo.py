@@ -30,21 +30,20 @@ from dataclasses import asdict
 from typing import Any
 
 import torch
-from lightning import LightningModule
 from torch import Tensor
 from transformers import get_linear_schedule_with_warmup
 
 from datamodules.sample import Sample
+from lightning_modules.base import VLMTask
 from lightning_modules.buffer import Rollout, concat_rollouts
-from lightning_modules.evaluation import BenchmarkAccumulator
 from lightning_modules.grpo_loss import AdvantageScale, LossAggregation, group_advantages, grpo_loss, zero_spread_groups
 from lightning_modules.logprobs import completion_logprobs
-from lightning_modules.policy import HFPolicy
+from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.rollout import GenerationSettings, generate, process_prompts, repeat_inputs
-from lightning_modules.scoring import eval_scores, score_completions
+from lightning_modules.scoring import score_completions
 
 
-class GRPOModule(LightningModule):
+class GRPOModule(VLMTask):
     """Group Relative Policy Optimisation of an image-text-to-text model.
 
     Args:
@@ -114,24 +113,17 @@ class GRPOModule(LightningModule):
         # Plain dicts keep checkpoints loadable with torch.load(weights_only=True).
         self.hparams.update(generation=asdict(self.generation), eval_generation=asdict(self.eval_generation))
         self.automatic_optimization = False
-        self.model: torch.nn.Module | None = None
-        self.processor: Any = None
         self._reference: tuple[Any, ...] = ()  # kept out of the state dict on purpose
         self._pending: list[Rollout] = []
         self._refills = 0
         self.skipped_nonfinite = 0
         self.last_rollout: Rollout | None = None
-        self.last_eval: dict[str, list[tuple[Sample, str, float]]] = {}
-        self._evaluator: BenchmarkAccumulator | None = None
 
     # ----------------------------------------------------------------- model
-    def configure_model(self) -> None:
-        """Load the policy once (Lightning calls this before sharding strategies wrap it)."""
-        if self.model is not None:
-            return
-        bundle = self.policy.build(need_reference=self.hparams.beta != 0)
-        self.model, self.processor = bundle.model, bundle.processor
-        self.model.train()  # from_pretrained returns eval mode; training-time layers (dropout) must be live
+    def build_policy(self) -> PolicyBundle:
+        return self.policy.build(need_reference=self.hparams.beta != 0)
+
+    def on_policy_built(self, bundle: PolicyBundle) -> None:
         self._reference = (bundle.reference,) if bundle.reference is not None else ()
 
     @property
@@ -144,18 +136,11 @@ class GRPOModule(LightningModule):
         if ref_model is not None and ref_model is not self.model:
             ref_model.to(self.device)
 
-    @property
-    def rewards(self) -> dict[str, Any]:
-        dm = self.trainer.datamodule if self._trainer is not None else None
-        if dm is None or not hasattr(dm, "rewards"):
-            raise RuntimeError("GRPOModule needs a DataModule with a `rewards` mapping (domain -> DomainReward)")
-        return dm.rewards
-
     # -------------------------------------------------------------- rollouts
     def _rollout(self, batch: list[Sample]) -> Rollout:
         g = self.hparams.num_generations
         prompt_inputs = process_prompts(self.processor, batch)
-        inputs = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in repeat_inputs(prompt_inputs, batch, g).items()}
+        inputs = self.to_device(repeat_inputs(prompt_inputs, batch, g))
         completions = generate(self.model, self.processor, inputs, self.generation)
         samples = [s for s in batch for _ in range(g)]
         scored = score_completions(samples, completions.texts, self.rewards)
@@ -251,45 +236,6 @@ class GRPOModule(LightningModule):
             temperature=self.generation.temperature if self.generation.do_sample else 1.0,
             with_entropy=with_entropy, chunk_size=self.hparams.logprob_chunk_size,
         )
-
-    # ------------------------------------------------------------ evaluation
-    def _eval_start(self) -> None:
-        benches = self.trainer.datamodule.eval_benchmarks
-        self._evaluator = BenchmarkAccumulator([b.name for b in benches], [b.role for b in benches])
-        self.last_eval = {}
-
-    def _eval_step(self, batch: list[Sample], dataloader_idx: int) -> None:
-        inputs = {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in process_prompts(self.processor, batch).items()}
-        texts = generate(self.model, self.processor, inputs, self.eval_generation).texts
-        scores = eval_scores(batch, texts, self.rewards)
-        self._evaluator.update(dataloader_idx, scores)
-        name = self._evaluator.names[dataloader_idx]
-        self.last_eval.setdefault(name, list(zip(batch, texts, scores)))
-
-    def _eval_end(self, stage: str) -> None:
-        reduce = None
-        if self.trainer.world_size > 1:
-            reduce = lambda t: self.trainer.strategy.reduce(t.to(self.device), reduce_op="sum").cpu()  # noqa: E731
-        results = self._evaluator.compute(reduce)
-        self.log_dict({f"{stage}/{k}": v for k, v in results.items()}, sync_dist=False, rank_zero_only=False)
-
-    def on_validation_epoch_start(self) -> None:
-        self._eval_start()
-
-    def validation_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step(batch, dataloader_idx)
-
-    def on_validation_epoch_end(self) -> None:
-        self._eval_end("val")
-
-    def on_test_epoch_start(self) -> None:
-        self._eval_start()
-
-    def test_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step(batch, dataloader_idx)
-
-    def on_test_epoch_end(self) -> None:
-        self._eval_end("test")
 
     # ------------------------------------------------------------ optimiser
     def configure_optimizers(self) -> dict[str, Any]:
