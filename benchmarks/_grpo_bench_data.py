@@ -50,7 +50,7 @@ class BenchSettings:
     temperature: float = 1.0
     lora_rank: int = 0
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
     def __post_init__(self) -> None:
         for name in ("prompts", "max_new_tokens", "threads"):

@@ -35,6 +35,7 @@ class Meter:
 
     def __init__(self) -> None:
         self.step_ends: list[float] = []
+        self.step_cpu_ends: list[float] = []
         self.generate_seconds: list[float] = []
         self.generated_lengths: list[int] = []
         self.start_rss_mb = rss_mb()
@@ -65,6 +66,7 @@ class Meter:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         self.step_ends.append(time.perf_counter())
+        self.step_cpu_ends.append(time.process_time())
 
     def report(self, side: str, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
         """Print the result line: per-step seconds and generation seconds of the timed (non-warm-up) steps."""
@@ -73,6 +75,8 @@ class Meter:
             "side": side,
             "settings": settings,
             "step_seconds": steps,
+            # CPU seconds of this process per step: far less sensitive than wall time to other jobs' load.
+            "step_cpu_seconds": [b - a for a, b in zip(self.step_cpu_ends, self.step_cpu_ends[1:])],
             "generate_seconds": self.generate_seconds[1 : 1 + len(steps)],
             "generated_lengths": sorted(set(self.generated_lengths)),
             "start_rss_mb": self.start_rss_mb,

@@ -52,7 +52,10 @@ def make_surface(kind: str, rng: np.random.Generator) -> Surface:
     c = torch.from_numpy(rng.normal(0, 0.4, (D, D)))
     c = (c + c.T) / 2
     if kind == "quadratic":
-        return lambda w: w @ b + ((w @ c) * w).sum(-1)
+        # A concave part keeps the optimum off the vertices (a seed run would find it trivially).
+        a = torch.from_numpy(rng.normal(0, 1, (D, D)))
+        concave = c - 1.5 * (a @ a.T) / D
+        return lambda w: w @ b + ((w @ concave) * w).sum(-1)
     if kind == "sharp":
         centre = torch.from_numpy(rng.dirichlet(np.full(D, 4.0)))
         return lambda w: 0.1 * (w @ b) + torch.exp(-((w - centre) ** 2).sum(-1) / (2 * 0.15**2))

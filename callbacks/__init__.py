@@ -2,6 +2,7 @@
 
 from callbacks.export import ExportPolicy
 from callbacks.mixture_stats import MixtureStats
+from callbacks.run_record import RunRecordCallback
 from callbacks.samples import CompletionSamples
 
-__all__ = ["CompletionSamples", "ExportPolicy", "MixtureStats"]
+__all__ = ["CompletionSamples", "ExportPolicy", "MixtureStats", "RunRecordCallback"]

@@ -6,6 +6,11 @@ causal LMs accept ``logits_to_keep``: the LM head then runs on those positions o
 where most of GRPO's activation memory would otherwise go (``N x T x V`` for a long prompt).
 The log-softmax is taken row-chunk by row-chunk with ``logsumexp`` so no second ``N x C x V``
 tensor of log-probabilities is materialised either.
+
+A rollout repeats every prompt's image G times; :func:`shared_image_features` runs the vision tower once
+per distinct image and hands the model the features (transformers' ``mm_encoder_outputs``), so neither
+generation nor the log-prob passes encode the same image G times. Gradients stay exact: a feature used by
+G rows receives the sum of their gradients, as G separate encodings would.
 """
 
 from __future__ import annotations
@@ -15,6 +20,67 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+
+def _hf_model(model: Any) -> Any:
+    """The Hugging Face model inside ``model`` (a peft wrapper or a reference wrapper's ``.model``), or None."""
+    for _ in range(4):
+        if hasattr(model, "get_image_features") and hasattr(model, "_supports_mm_encoder_outputs"):
+            return model
+        if hasattr(model, "get_base_model"):
+            model = model.get_base_model()
+        elif hasattr(model, "model"):
+            model = model.model
+        else:
+            return None
+    return None
+
+
+def _distinct_images(blocks: list[Tensor]) -> tuple[list[int], list[int]]:
+    """Indices of the distinct blocks and, for every block, the position of its distinct copy."""
+    firsts: list[int] = []
+    which: list[int] = []
+    for i, block in enumerate(blocks):
+        # Repeats are consecutive in a rollout, so the last distinct image is checked first.
+        match = next((u for u in reversed(range(len(firsts)))
+                      if blocks[firsts[u]].shape == block.shape and torch.equal(blocks[firsts[u]], block)), None)
+        if match is None:
+            firsts.append(i)
+            match = len(firsts) - 1
+        which.append(match)
+    return firsts, which
+
+
+def shared_image_features(model: Any, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace Qwen-style ``pixel_values`` by vision features computed once per distinct image.
+
+    Applies when the model takes pre-encoded images (``mm_encoder_outputs``, transformers >= 5) and the
+    inputs hold flattened patches with ``image_grid_thw``; otherwise the inputs are returned unchanged.
+    The vision tower has no LoRA adapters here, so a reference that disables the adapters sees the same
+    features.
+
+    Args:
+        model: the policy, a peft wrapper of it, or a reference wrapper with a ``.model``.
+        inputs: processor output for ``N`` rows (``pixel_values`` ``sum(patches) x D``, ``image_grid_thw`` ``I x 3``).
+
+    Returns:
+        A new dict: the inputs without ``pixel_values`` and with ``mm_encoder_outputs = {"image": ...}``.
+    """
+    out = dict(inputs)
+    pixels, grid = inputs.get("pixel_values"), inputs.get("image_grid_thw")
+    hf = _hf_model(model)
+    if pixels is None or grid is None or pixels.ndim != 2 or hf is None or not hf._supports_mm_encoder_outputs():
+        return out
+    blocks = list(torch.split(pixels, grid.prod(dim=-1).tolist()))
+    firsts, which = _distinct_images(blocks)
+    encoded = hf.get_image_features(torch.cat([blocks[i] for i in firsts]), grid[firsts], return_dict=True)
+    per_image = encoded.pooler_output
+    if not isinstance(per_image, (tuple, list)) or len(per_image) != len(firsts):
+        return out  # an unexpected feature layout: let the model encode the pixels itself
+    out.pop("pixel_values")
+    out["mm_encoder_outputs"] = {"image": BaseModelOutputWithPooling(pooler_output=tuple(per_image[u] for u in which))}
+    return out
 
 
 def _token_logprobs_and_entropy(logits: Tensor, tokens: Tensor, with_entropy: bool) -> tuple[Tensor, Tensor | None]:
@@ -57,12 +123,12 @@ def completion_logprobs(
     """
     c = completion_ids.shape[1]
     prompt_ids = prompt_inputs["input_ids"]
-    inputs = dict(prompt_inputs)
+    inputs = shared_image_features(model, prompt_inputs)
     inputs["input_ids"] = torch.cat([prompt_ids, completion_ids], dim=1)
     inputs["attention_mask"] = torch.cat(
         [prompt_inputs["attention_mask"], completion_mask.to(prompt_inputs["attention_mask"].dtype)], dim=1
     )
-    for key, value in prompt_inputs.items():
+    for key, value in list(inputs.items()):
         # Per-token side inputs (e.g. transformers 5's ``mm_token_type_ids``): completion tokens are text (0).
         if key not in ("input_ids", "attention_mask") and isinstance(value, Tensor) and value.shape[:2] == prompt_ids.shape:
             inputs[key] = torch.cat([value, value.new_zeros((value.shape[0], c) + tuple(value.shape[2:]))], dim=1)

@@ -2,7 +2,8 @@
 
 The processor runs once per prompt; its outputs are then repeated G times (including each
 image's patch rows for Qwen-style ``pixel_values``), so a group's image is resized and
-patchified once instead of G times.
+patchified once instead of G times; the vision tower likewise encodes each distinct image once
+(:func:`lightning_modules.logprobs.shared_image_features`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from datamodules.sample import Sample
+from lightning_modules.logprobs import shared_image_features
 
 
 @dataclass
@@ -221,7 +223,8 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        out = model.generate(**inputs, **gen_kwargs)
+        # Each prompt's image is encoded once, not once per completion of its group.
+        out = model.generate(**shared_image_features(model, inputs), **gen_kwargs)
     finally:
         model.train(was_training)
     ids = out[:, inputs["input_ids"].shape[1] :]

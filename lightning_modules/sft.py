@@ -71,11 +71,12 @@ class SFTModule(LightningModule):
         eval_generation: GenerationSettings | None = None,
     ) -> None:
         super().__init__()
+        given = {"lr": lr, "vision_lr": vision_lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps, "decay": decay}
         checks = {"lr": lr > 0, "vision_lr": vision_lr is None or vision_lr >= 0, "weight_decay": weight_decay >= 0,
                   "warmup_steps": warmup_steps >= 0, "decay": decay in _SCHEDULES}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"invalid SFTModule option(s) {bad}: got " + ", ".join(f"{k}={locals()[k]!r}" for k in bad))
+            raise ValueError(f"invalid SFTModule option(s) {bad}: got " + ", ".join(f"{k}={given[k]!r}" for k in bad))
         if isinstance(init_tiny, dict):  # plain dicts from Python callers; jsonargparse gives the dataclass
             init_tiny = TinyVLMSettings(**init_tiny)
         self.save_hyperparameters(ignore=["policy", "init_tiny", "eval_generation"])
@@ -111,17 +112,18 @@ class SFTModule(LightningModule):
     def _to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
 
-    def token_nll(self, batch: list[Sample]) -> tuple[Tensor, Tensor]:
+    def token_nll(self, batch: list[Sample], rewards: dict[str, Any] | None = None) -> tuple[Tensor, Tensor]:
         """Per-token negative log-likelihood of the reference completions.
 
         Args:
             batch: ``N`` samples.
+            rewards: domain -> ``DomainReward`` building the targets; default the DataModule's.
 
         Returns:
             ``(nll, mask)``, both ``N x C``: NLL of each completion token, 1 on real tokens.
         """
         hp = self.hparams
-        targets = reference_targets(batch, self.rewards, self.think, hp.default_think)
+        targets = reference_targets(batch, rewards if rewards is not None else self.rewards, self.think, hp.default_think)
         ids, mask = tokenize_targets(self.processor.tokenizer, targets, hp.end_token)
         prompts = self._to_device(process_prompts(self.processor, batch))
         logp, _ = completion_logprobs(self.model, prompts, ids.to(self.device), mask.to(self.device))
@@ -193,10 +195,12 @@ class SFTModule(LightningModule):
             {"params": ps, "lr": vision_lr if is_vision else hp.lr, "weight_decay": hp.weight_decay if decayed else 0.0}
             for (is_vision, decayed), ps in groups.items()
         ])
-        total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
         if hp.decay == "constant":
+            # The step-N checkpoint of a long run equals a run with max_steps=N: calibrate by step count.
             sched = get_constant_schedule_with_warmup(opt, hp.warmup_steps)
         else:
-            total = total if math.isfinite(total) else hp.warmup_steps + 1
-            sched = _SCHEDULES[hp.decay](opt, hp.warmup_steps, max(total, hp.warmup_steps + 1))
+            total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else self.trainer.estimated_stepping_batches
+            if not math.isfinite(total):
+                raise ValueError(f"decay={hp.decay!r} needs trainer.max_steps (the mixture stream has no length)")
+            sched = _SCHEDULES[hp.decay](opt, hp.warmup_steps, max(int(total), hp.warmup_steps + 1))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

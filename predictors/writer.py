@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,17 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+
+
+def _key(name: str) -> str:
+    # Domain names with YAML-significant characters are quoted (JSON strings are valid YAML).
+    return name if _PLAIN_KEY.fullmatch(name) else json.dumps(name)
+
+
 def weights_snippet(weights: dict[str, float]) -> str:
     """The one-line YAML flow mapping to paste after ``--data.weights``."""
-    return "{" + ", ".join(f"{k}: {v:.4g}" for k, v in weights.items()) + "}"
+    return "{" + ", ".join(f"{_key(k)}: {v:.4g}" for k, v in weights.items()) + "}"
 
 
 def render_markdown(proposals: Sequence[dict[str, Any]], maximize: bool = True) -> str:
@@ -48,8 +58,8 @@ def render_yaml(proposals: Sequence[dict[str, Any]]) -> str:
         lines.append(f"- rank: {rank}")
         lines.append(f"  strategies: [{', '.join(p['strategies'])}]")
         lines.append(f"  weights: {weights_snippet(p['weights'])}")
-        lines.append("  mean: {" + ", ".join(f"{k}: {v:.6g}" for k, v in p["mean"].items()) + "}")
-        lines.append("  std: {" + ", ".join(f"{k}: {v:.6g}" for k, v in p["std"].items()) + "}")
+        lines.append("  mean: {" + ", ".join(f"{_key(k)}: {v:.6g}" for k, v in p["mean"].items()) + "}")
+        lines.append("  std: {" + ", ".join(f"{_key(k)}: {v:.6g}" for k, v in p["std"].items()) + "}")
     return "\n".join(lines) + "\n"
 
 

@@ -41,7 +41,7 @@ def test_fit_then_predict_writes_ranked_proposals(tmp_path: Path) -> None:
     records, root = tmp_path / "records", tmp_path / "run"
     write_synthetic_records(records)
     common = ["--config", CONFIG, "--data.init_args.record_dir", str(records), "--trainer.default_root_dir", str(root),
-              "--model.init_args.priors", "[0.3, 1.0]", "--model.init_args.cv_folds", "3"]
+              "--model.init_args.priors", "[0.3, 1.0]", "--model.init_args.warps", "[sqrt]", "--model.init_args.cv_folds", "3"]
     run_cli(["fit", *common])
     assert (root / "predictor.ckpt").is_file()
     events = list(root.rglob("events.out.tfevents.*"))

@@ -1,0 +1,106 @@
+"""Rollout pieces: repeating processed prompts, completion masks, and what generation may emit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from datamodules.sample import Sample
+from lightning_modules import HFPolicy
+from lightning_modules.rollout import (
+    GenerationSettings,
+    completion_mask,
+    generate,
+    placeholder_token_ids,
+    process_prompts,
+    repeat_inputs,
+    select_rows,
+)
+
+
+def _sample(name: str, sizes: list[tuple[int, int]], prompt: str) -> Sample:
+    images = [Image.new("RGB", size, (30 * i, 100, 200)) for i, size in enumerate(sizes)]
+    return Sample(id=name, domain="d", images=images, prompt=prompt, solution="")
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return HFPolicy("tiny").build(need_reference=False)
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[Sample]:
+    # Rows with one image, two images of different sizes, and one image: blocks of unequal patch counts.
+    return [_sample("a", [(56, 56)], "One?"), _sample("b", [(56, 84), (112, 56)], "Two images, longer text?"),
+            _sample("c", [(84, 84)], "Three?")]
+
+
+def test_repeat_inputs_equal_processing_each_repeat(bundle, samples) -> None:
+    once = process_prompts(bundle.processor, samples)
+    repeated = repeat_inputs(once, samples, 2)
+    direct = process_prompts(bundle.processor, [s for s in samples for _ in range(2)])
+    assert set(repeated) == set(direct)
+    for key in direct:
+        assert torch.equal(repeated[key], direct[key]), key
+
+
+def test_select_rows_gathers_image_blocks_in_order(bundle, samples) -> None:
+    inputs = process_prompts(bundle.processor, samples)
+    picked = select_rows(inputs, [1, 2, 1], [2, 0, 2])
+    direct = process_prompts(bundle.processor, [samples[2], samples[0], samples[2]])
+    # Left padding depends on the longest row present, so compare the unpadded ends of each row.
+    width = direct["input_ids"].shape[1]
+    assert torch.equal(picked["input_ids"][:, -width:], direct["input_ids"])
+    assert torch.equal(picked["pixel_values"], direct["pixel_values"])
+    assert torch.equal(picked["image_grid_thw"], direct["image_grid_thw"])
+
+
+@pytest.mark.parametrize(
+    "ids,expected_mask,expected_truncated",
+    [
+        ([[5, 9, 7, 1]], [[1, 1, 1, 1]], [True]),  # no EOS: all tokens count, truncated
+        ([[5, 2, 7, 2]], [[1, 1, 0, 0]], [False]),  # EOS (2) counts, everything after it does not
+        ([[3, 5, 5, 5]], [[1, 0, 0, 0]], [False]),  # the second EOS id (3) at the first position
+        ([[2, 3, 2, 3]], [[1, 0, 0, 0]], [False]),  # only the first EOS matters
+    ],
+)
+def test_completion_mask(ids, expected_mask, expected_truncated) -> None:
+    mask, truncated = completion_mask(torch.tensor(ids), [2, 3])
+    assert mask.tolist() == expected_mask
+    assert truncated.tolist() == expected_truncated
+
+
+def test_generation_never_emits_placeholders_and_masks_after_eos(bundle, samples) -> None:
+    model, processor = bundle.model, bundle.processor
+    banned = placeholder_token_ids(model)
+    assert model.config.image_token_id in banned
+    inputs = repeat_inputs(process_prompts(processor, samples), samples, 2)
+    # Make the placeholders the most likely tokens: without suppression, sampling would pick them.
+    head = model.get_output_embeddings()
+    saved = head.weight.detach().clone()
+    with torch.no_grad():
+        head.weight[banned] = head.weight[banned] + 50 * head.weight.abs().max()
+    try:
+        torch.manual_seed(0)
+        out = generate(model, processor, inputs, GenerationSettings(max_new_tokens=12, temperature=1.0))
+    finally:
+        with torch.no_grad():
+            head.weight.copy_(saved)
+    assert out.ids.shape[0] == 6 and len(out.texts) == 6
+    assert not torch.isin(out.ids, torch.tensor(banned)).any()
+    pad = processor.tokenizer.pad_token_id
+    assert ((out.mask == 1) | (out.ids == pad)).all()  # masked positions hold padding
+    assert (out.mask.sum(1) >= 1).all()
+    assert model.training is bundle.model.training  # mode restored
+
+
+def test_generation_is_unchanged_by_shared_image_features(bundle, samples, monkeypatch) -> None:
+    import lightning_modules.rollout as rollout
+
+    inputs = repeat_inputs(process_prompts(bundle.processor, samples), samples, 3)
+    greedy = GenerationSettings(max_new_tokens=10, do_sample=False)
+    shared = generate(bundle.model, bundle.processor, inputs, greedy)
+    monkeypatch.setattr(rollout, "shared_image_features", lambda model, x: dict(x))
+    plain = generate(bundle.model, bundle.processor, inputs, greedy)
+    assert torch.equal(shared.ids, plain.ids) and shared.texts == plain.texts

@@ -1,0 +1,102 @@
+"""SFT of the base model: targets, the config, and a short run that lowers the loss on a fixed batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from datamodules import MultiDomainDataModule, SyntheticReferring, SyntheticSpatial
+from datamodules.domain import Domain
+from lightning_modules.sft import SFTModule
+from lightning_modules.sft_targets import reference_targets, tokenize_targets
+from lightning_modules.tiny_model import TinyVLMSettings
+
+
+@pytest.fixture(scope="module")
+def datamodule() -> MultiDomainDataModule:
+    dm = MultiDomainDataModule(
+        domains=[Domain("spatial", SyntheticSpatial(train_size=8, eval_size=0, seed=4)),
+                 Domain("referring", SyntheticReferring(train_size=8, eval_size=0, seed=2))],
+        batch_size=4, stop="cycle", seed=0,
+    )
+    dm.setup("fit")
+    return dm
+
+
+@pytest.fixture(scope="module")
+def batch(datamodule: MultiDomainDataModule) -> list:
+    return next(iter(datamodule.train_dataloader()))
+
+
+def test_targets_score_the_maximum(datamodule: MultiDomainDataModule, batch: list) -> None:
+    texts = reference_targets(batch, datamodule.rewards, {"spatial": "compare the positions"})
+    for sample, text in zip(batch, texts):
+        reward = datamodule.rewards[sample.domain]
+        total = reward([text], [sample.solution], [sample.meta]).total
+        assert total.item() == pytest.approx(3.0), (sample.domain, text)  # format 1 + accuracy / IoU 2
+    assert all("compare the positions" in t for s, t in zip(batch, texts) if s.domain == "spatial")
+
+
+def test_targets_need_a_reward(batch: list) -> None:
+    with pytest.raises(KeyError, match="has no reward"):
+        reference_targets(batch, {}, {})
+
+
+def test_tokenize_targets_appends_end_and_pads(tiny_model_path: str) -> None:
+    from transformers import AutoProcessor
+
+    tok = AutoProcessor.from_pretrained(tiny_model_path).tokenizer
+    ids, mask = tokenize_targets(tok, ["<think>\n\n</think>\n<answer>\nA\n</answer>", "<answer>left</answer>"], "<|im_end|>")
+    end = tok.convert_tokens_to_ids("<|im_end|>")
+    lengths = mask.sum(1)
+    assert ids.shape == mask.shape and lengths[0] > lengths[1]
+    for row, n in zip(ids, lengths):
+        assert row[n - 1] == end  # the policy learns to stop
+    assert (ids[1, lengths[1]:] == tok.pad_token_id).all()
+    with pytest.raises(ValueError, match="end_token"):
+        tokenize_targets(tok, ["x"], "<|no such token|>")
+
+
+def test_invalid_options_are_named() -> None:
+    with pytest.raises(ValueError, match="lr"):
+        SFTModule(lr=0.0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        SFTModule(warmup_steps=-1)
+
+
+def test_two_steps_lower_the_loss_on_one_batch(datamodule: MultiDomainDataModule, batch: list) -> None:
+    torch.manual_seed(0)
+    module = SFTModule(init_tiny=TinyVLMSettings(seed=0), lr=3e-3, warmup_steps=0)
+    module.configure_model()
+    vision = module.model.model.visual if hasattr(module.model, "model") else module.model.visual
+    assert all(p.requires_grad for p in vision.parameters())  # the random vision tower is trained too
+    before_vision = [p.detach().clone() for p in vision.parameters()]
+
+    def loss() -> torch.Tensor:
+        nll, mask = module.token_nll(batch, datamodule.rewards)
+        assert nll.shape == mask.shape and mask.sum() > 0
+        return (nll * mask).sum() / mask.sum()
+
+    opt = torch.optim.AdamW(module.model.parameters(), lr=3e-3)
+    first = loss()
+    for _ in range(2):
+        opt.zero_grad()
+        step_loss = loss()
+        step_loss.backward()
+        opt.step()
+    with torch.no_grad():
+        after = loss()
+    assert after < first.detach() - 0.05, (first.item(), after.item())
+    assert any(not torch.equal(a, b) for a, b in zip(before_vision, vision.parameters()))
+
+
+def test_tiny_base_config_parses() -> None:
+    from main import main
+
+    cli = main(["--config", "configs/tiny_base.yaml", "--trainer.logger", "false"], run=False)
+    model = cli.model
+    assert isinstance(model, SFTModule)
+    assert model.policy.freeze_vision is False  # the vision tower starts random and must learn
+    assert model.init_tiny is not None and model.init_tiny.arch == "qwen2_vl"
+    assert cli.datamodule.stop == "cycle"
+    assert set(model.think) == {d.name for d in cli.datamodule.train_domains}

@@ -1,0 +1,67 @@
+"""The shipped base model (assets/tiny-base): loads offline and already solves part of every training domain.
+
+GRPO learns only from reward differences inside a group, so the base must get some answers right; it must
+also stay well below the maximum so that RL, and different mixtures, have room to differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from datamodules import (MultiDomainDataModule, SyntheticGeometry, SyntheticObjects, SyntheticReferring,
+                         SyntheticScience, SyntheticSpatial)
+from datamodules.domain import Domain
+from lightning_modules.policy import HFPolicy
+from lightning_modules.rollout import GenerationSettings, generate, process_prompts
+from lightning_modules.scoring import eval_scores
+
+BASE = Path(__file__).resolve().parents[1] / "assets" / "tiny-base"
+
+# domain -> (source, score of guessing from the text alone). The eval parts of configs/mix.yaml (same seeds).
+# Multiple choice has 4 options; spatial answers are one of two words named in the question (the "nearest"
+# template names two colours); a guessed box essentially never reaches IoU > 0.5 with a 22-28 px shape.
+DOMAINS = {
+    "objects": (SyntheticObjects(train_size=0, eval_size=24, seed=1), 0.0),
+    "referring": (SyntheticReferring(train_size=0, eval_size=24, seed=2), 0.0),
+    "geometry": (SyntheticGeometry(train_size=0, eval_size=24, seed=3), 0.25),
+    "spatial": (SyntheticSpatial(train_size=0, eval_size=24, seed=4), 0.5),
+    "science": (SyntheticScience(train_size=0, eval_size=24, seed=5), 0.25),
+}
+
+
+@pytest.fixture(scope="module")
+def outputs() -> dict[str, tuple[list[float], list[float]]]:
+    """domain -> (benchmark scores, format scores) of greedy completions of the shipped base."""
+    bundle = HFPolicy(model_name_or_path=str(BASE)).build(need_reference=False)
+    model, processor = bundle.model.eval(), bundle.processor
+    dm = MultiDomainDataModule(domains=[Domain(name, source, role="in") for name, (source, _) in DOMAINS.items()],
+                               weights=None, eval_batch_size=24)
+    dm.setup("validate")
+    settings = GenerationSettings(max_new_tokens=80, do_sample=False)
+    out = {}
+    with torch.no_grad():
+        for bench, loader in zip(dm.eval_benchmarks, dm.val_dataloader()):
+            (batch,) = list(loader)
+            texts = generate(model, processor, process_prompts(processor, batch), settings).texts
+            result = dm.rewards[bench.name](texts, [s.solution for s in batch], [s.meta for s in batch]).results
+            out[bench.name] = (eval_scores(batch, texts, dm.rewards), list(result["think_answer_format"].scores))
+    return out
+
+
+def test_checkpoint_is_small_and_self_contained() -> None:
+    size = sum(f.stat().st_size for f in BASE.rglob("*") if f.is_file())
+    assert size <= 20 * 2**20, f"assets/tiny-base is {size / 2**20:.1f} MiB (limit 20)"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "processor_config.json", "chat_template.jinja"):
+        assert (BASE / name).is_file(), f"assets/tiny-base lacks {name}: it would not load offline"
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+def test_base_scores_above_chance_with_the_format(outputs: dict, domain: str) -> None:
+    scores, formats = outputs[domain]
+    mean = sum(scores) / len(scores)
+    assert sum(formats) / len(formats) >= 0.9, f"{domain}: format rate {sum(formats) / len(formats):.2f}"
+    assert mean > DOMAINS[domain][1], f"{domain}: score {mean:.3f} not above chance {DOMAINS[domain][1]}"
+    assert mean < 1.0, f"{domain}: the base is meant to leave room for RL, scored {mean:.3f}"
