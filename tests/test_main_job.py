@@ -49,3 +49,6 @@ def test_main_job_writes_events_checkpoint_export_and_samples(tmp_path: Path) ->
     assert {r["stage"] for r in rows} == {"train", "val"}
     assert all("completion" in r for r in rows)
     assert (version / "config.yaml").is_file()  # the config is saved with each run
+    (record,) = (tmp_path / "runs" / "records").glob("*.json")  # one run record for the mixture predictor
+    data = json.loads(record.read_text())
+    assert data["status"] == "ok" and data["weights"]["objects"] == 0.5 and data["in_score"] is not None
