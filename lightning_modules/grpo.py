@@ -15,7 +15,10 @@ Where this departs from textbook GRPO (and from the paper's reference code):
   not at all (Dr. GRPO).
 - Clipping is asymmetric when ``epsilon_high > epsilon_low`` (DAPO's clip-higher).
 - With ``dynamic_sampling``, groups whose rewards all tie are dropped and their places filled from
-  the next batches (up to ``max_refill_batches``); the partial buffer is not checkpointed.
+  the next batches (up to ``max_refill_batches``; if still short, the kept groups are reused so every
+  update has P x G rows); the partial buffer is not checkpointed.
+- Under DDP every rank steps or skips together (a skip on one rank would deadlock the gradient
+  all-reduce), so a rank that is ready waits for the others.
 - With ``num_iterations == 1`` and one minibatch, the old log-probs are the current ones detached
   (ratio 1), so no extra forward pass is spent on them; with ``beta == 0`` no reference exists.
 - A step whose rewards or loss are not finite is skipped with a warning and counted in
@@ -172,7 +175,14 @@ class GRPOModule(VLMTask):
             return None
         pad = self.processor.tokenizer.pad_token_id
         merged, self._pending = concat_rollouts(self._pending, pad), []
-        return merged.rows(list(range(min(len(merged), len(batch) * rollout.group_size))))
+        # Exactly P x G rows: keeps every update (and every DDP rank) the same size; if the refill limit
+        # left too few informative groups, they are reused cyclically.
+        want = len(batch) * rollout.group_size
+        return merged.rows([i % len(merged) for i in range(want)])
+
+    def _all_ranks(self, flag: bool) -> bool:
+        """True only if ``flag`` holds on every rank: under DDP all ranks must step (or skip) together."""
+        return bool(self.trainer.strategy.reduce_boolean_decision(flag, all=True))
 
     def _skip(self, why: str) -> None:
         self.skipped_nonfinite += 1
@@ -182,7 +192,9 @@ class GRPOModule(VLMTask):
     # -------------------------------------------------------------- training
     def training_step(self, batch: list[Sample], batch_idx: int) -> None:
         rollout = self._ready_rollout(batch)
-        if rollout is None:
+        if not self._all_ranks(rollout is not None):
+            if rollout is not None and self.hparams.dynamic_sampling:
+                self._pending.insert(0, rollout)  # another rank is not ready: keep this one for the next step
             return
         hp = self.hparams
         rollout.advantages = group_advantages(rollout.rewards, rollout.group_size, hp.advantage_scale).to(self.device)
@@ -212,7 +224,7 @@ class GRPOModule(VLMTask):
                     epsilon_high=hp.epsilon_high, aggregation=hp.loss_aggregation,
                     max_completion_length=self.generation.max_new_tokens,
                 )
-                if not torch.isfinite(out.loss):
+                if not self._all_ranks(bool(torch.isfinite(out.loss))):
                     opt.zero_grad()
                     self._skip("non-finite loss")
                     continue

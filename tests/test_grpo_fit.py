@@ -144,7 +144,7 @@ trainer:
   limit_val_batches: 0
 model:
   class_path: GRPOModule
-  init_args: {{num_generations: 2, generation: {{max_new_tokens: 4}}, beta: 0.0, lr: 0.01}}
+  init_args: {{num_generations: 2, generation: {{max_new_tokens: 4}}, beta: 0.04, lr: 0.01, dynamic_sampling: true}}
 data:
   class_path: MultiDomainDataModule
   init_args:
