@@ -52,3 +52,25 @@ def test_main_job_writes_events_checkpoint_export_and_samples(tmp_path: Path) ->
     (record,) = (tmp_path / "runs" / "records").glob("*.json")  # one run record for the mixture predictor
     data = json.loads(record.read_text())
     assert data["status"] == "ok" and data["weights"]["objects"] == 0.5 and data["in_score"] is not None
+
+
+def test_killed_run_keeps_a_checkpoint_and_a_failed_record(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    cmd = [sys.executable, str(ROOT / "main.py"), "fit", "--config", str(ROOT / "configs" / "mix.yaml"),
+           "--trainer.max_steps=1000", "--trainer.enable_progress_bar=false",
+           "--model.init_args.generation.max_new_tokens=8", "--trainer.callbacks+=callbacks.CompletionSamples",
+           "--trainer.callbacks.every_n_steps=1"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    samples = tmp_path / "runs" / "mix" / "version_0" / "samples.jsonl"
+    deadline = time.monotonic() + 300
+    while not samples.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert samples.exists(), "the run never finished a step"
+    proc.send_signal(signal.SIGTERM)  # what a scheduler sends before it kills a job
+    proc.communicate(timeout=120)
+    assert (tmp_path / "runs" / "mix" / "interrupted" / "on_exception.ckpt").is_file()
+    (record,) = (tmp_path / "runs" / "records").glob("*.json")
+    assert json.loads(record.read_text())["status"] == "failed"
+    assert samples.read_text().strip()  # samples written before the kill are still there
