@@ -4,6 +4,7 @@ from lightning_modules.grpo import GRPOModule
 from lightning_modules.policy import HFPolicy, LoraSettings, PolicyBundle
 from lightning_modules.policy_utils import AdapterDisabledReference, FrozenReference, find_vision_tower, save_policy
 from lightning_modules.rollout import GenerationSettings
+from lightning_modules.sft import SFTModule
 from lightning_modules.tiny_model import TinyVLMSettings, build_tiny_vlm, ensure_tiny_model
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "HFPolicy",
     "LoraSettings",
     "PolicyBundle",
+    "SFTModule",
     "TinyVLMSettings",
     "build_tiny_vlm",
     "ensure_tiny_model",

@@ -21,7 +21,11 @@ from typing import Any, Literal
 import torch
 from lightning import LightningModule
 from torch import Tensor
-from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
+from transformers import (
+    get_constant_schedule_with_warmup,
+    get_cosine_schedule_with_warmup,
+    get_linear_schedule_with_warmup,
+)
 
 from datamodules.sample import Sample
 from lightning_modules.evaluation import BenchmarkAccumulator
@@ -71,7 +75,8 @@ class SFTModule(LightningModule):
         eval_generation: GenerationSettings | None = None,
     ) -> None:
         super().__init__()
-        given = {"lr": lr, "vision_lr": vision_lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps, "decay": decay}
+        given = {"lr": lr, "vision_lr": vision_lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps,
+                 "decay": decay}
         checks = {"lr": lr > 0, "vision_lr": vision_lr is None or vision_lr >= 0, "weight_decay": weight_decay >= 0,
                   "warmup_steps": warmup_steps >= 0, "decay": decay in _SCHEDULES}
         bad = [k for k, ok in checks.items() if not ok]
@@ -123,7 +128,8 @@ class SFTModule(LightningModule):
             ``(nll, mask)``, both ``N x C``: NLL of each completion token, 1 on real tokens.
         """
         hp = self.hparams
-        targets = reference_targets(batch, rewards if rewards is not None else self.rewards, self.think, hp.default_think)
+        rewards = rewards if rewards is not None else self.rewards
+        targets = reference_targets(batch, rewards, self.think, hp.default_think)
         ids, mask = tokenize_targets(self.processor.tokenizer, targets, hp.end_token)
         prompts = self._to_device(process_prompts(self.processor, batch))
         logp, _ = completion_logprobs(self.model, prompts, ids.to(self.device), mask.to(self.device))
@@ -199,7 +205,8 @@ class SFTModule(LightningModule):
             # The step-N checkpoint of a long run equals a run with max_steps=N: calibrate by step count.
             sched = get_constant_schedule_with_warmup(opt, hp.warmup_steps)
         else:
-            total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else self.trainer.estimated_stepping_batches
+            max_steps = self.trainer.max_steps
+            total = max_steps if max_steps and max_steps > 0 else self.trainer.estimated_stepping_batches
             if not math.isfinite(total):
                 raise ValueError(f"decay={hp.decay!r} needs trainer.max_steps (the mixture stream has no length)")
             sched = _SCHEDULES[hp.decay](opt, hp.warmup_steps, max(int(total), hp.warmup_steps + 1))

@@ -46,7 +46,8 @@ def test_tokenize_targets_appends_end_and_pads(tiny_model_path: str) -> None:
     from transformers import AutoProcessor
 
     tok = AutoProcessor.from_pretrained(tiny_model_path).tokenizer
-    ids, mask = tokenize_targets(tok, ["<think>\n\n</think>\n<answer>\nA\n</answer>", "<answer>left</answer>"], "<|im_end|>")
+    texts = ["<think>\n\n</think>\n<answer>\nA\n</answer>", "<answer>left</answer>"]
+    ids, mask = tokenize_targets(tok, texts, "<|im_end|>")
     end = tok.convert_tokens_to_ids("<|im_end|>")
     lengths = mask.sum(1)
     assert ids.shape == mask.shape and lengths[0] > lengths[1]
@@ -100,3 +101,8 @@ def test_tiny_base_config_parses() -> None:
     assert model.init_tiny is not None and model.init_tiny.arch == "qwen2_vl"
     assert cli.datamodule.stop == "cycle"
     assert set(model.think) == {d.name for d in cli.datamodule.train_domains}
+    # The evaluation sets are those of configs/mix.yaml, so the base is calibrated on what GRPO is scored on.
+    evals = {d.name: (type(d.source).__name__, d.source.seed, d.source.eval_size) for d in cli.datamodule.domains
+             if d.source.eval_size}
+    mix = main(["--config", "configs/mix.yaml", "--trainer.logger", "false"], run=False).datamodule
+    assert evals == {d.name: (type(d.source).__name__, d.source.seed, d.source.eval_size) for d in mix.domains}
