@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,8 @@ DTYPES: dict[str, torch.dtype | str] = {
 TINY_MODELS: dict[str, str] = {"tiny": "qwen2_vl", "tiny-qwen2-vl": "qwen2_vl", "tiny-qwen2.5-vl": "qwen2_5_vl"}
 
 # A hub id is "name" or "owner/name" of word characters, dots and dashes; anything else is meant as a path.
+#: The repository root: relative model paths not found in the working directory are looked up here.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
 
 
@@ -104,7 +107,8 @@ class HFPolicy:
 
     Args:
         model_name_or_path: Local directory or hub id of the model; ``tiny`` / ``tiny-qwen2.5-vl`` build a tiny
-            random Qwen2-VL / Qwen2.5-VL offline (for tests and CPU smoke runs).
+            random Qwen2-VL / Qwen2.5-VL offline (for tests and CPU smoke runs). A relative directory not found in
+            the working directory is looked up in the project root (so ``assets/tiny-base`` works from anywhere).
         processor_name_or_path: Where the processor comes from, if not from ``model_name_or_path``.
         dtype: Weight dtype: ``float32``, ``bfloat16``, ``float16`` or ``auto`` (the checkpoint's).
         freeze_vision: Keep the vision tower's weights fixed (the paper trains only the language model).
@@ -250,6 +254,9 @@ class HFPolicy:
         expanded = os.path.expanduser(name)
         if os.path.isdir(expanded):
             return expanded
+        shipped = PROJECT_ROOT / expanded  # shipped assets (assets/tiny-base) resolve from any working directory
+        if not os.path.isabs(expanded) and shipped.is_dir():
+            return str(shipped)
         if os.path.exists(expanded):
             raise ValueError(f"{key}={name!r} is a file; expected a model directory or a hub id")
         if not _HUB_ID.fullmatch(name) or ".." in name:
