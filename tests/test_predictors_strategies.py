@@ -1,6 +1,11 @@
-"""Each heuristic against a hand-worked example; seeds, registry, model argmax and BO proposals."""
+"""Each heuristic against a hand-worked example; seeds, registry, model argmax, BO proposals and
+the simulated-search surfaces."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -21,6 +26,7 @@ from predictors.strategies import (
     get_strategy,
     register_strategy,
 )
+from predictors.strategies.model_based import best_predicted
 from predictors.table import RunTable
 
 T = torch.tensor
@@ -114,12 +120,74 @@ def test_model_argmax_finds_quadratic_optimum() -> None:
     assert torch.allclose(best[0], c, atol=1e-3)
 
 
-@pytest.mark.parametrize("kwargs", [{"acquisition": "log_nei"}, {"acquisition": "ucb"}, {"pool_size": 256}])
-def test_bo_proposals_lie_on_the_simplex(kwargs: dict) -> None:
+@pytest.fixture(scope="module")
+def quadratic_gp() -> GPSurrogate:
     t, _ = quadratic_surface()
-    gp = GPSurrogate.fit(t.weights, t.y[:, 0], priors=[0.5], warps=["sqrt"])
-    batch = BayesOptBatch(q=3, num_restarts=2, raw_samples=16, **kwargs).propose(t, gp)
+    return GPSurrogate.fit(t.weights, t.y[:, 0], priors=[0.5], warps=["sqrt"])
+
+
+@pytest.mark.parametrize("kwargs", [{"acquisition": "log_nei"}, {"acquisition": "ucb"}, {"acquisition": "mean"}, {"pool_size": 256}])
+def test_bo_proposals_lie_on_the_simplex(kwargs: dict, quadratic_gp: GPSurrogate) -> None:
+    t, _ = quadratic_surface()
+    batch = BayesOptBatch(q=3, num_restarts=2, raw_samples=16, **kwargs).propose(t, quadratic_gp)
     assert batch.shape == (3, 3)
     assert bool((batch >= 0).all()) and torch.allclose(batch.sum(-1), torch.ones(3, dtype=torch.float64), atol=1e-9)
     with pytest.raises(ValueError, match="BoTorch"):
         BayesOptBatch().propose(t, QuadraticScheffe().fit(t.weights, t.y[:, 0]))
+
+
+def test_best_predicted_is_the_polished_model_optimum_not_the_best_observation() -> None:
+    t, c = quadratic_surface()
+    noisy = t.y[:, 0] + torch.from_numpy(np.random.default_rng(1).normal(0, 0.02, t.n))
+    quad = QuadraticScheffe(ridge=0.0).fit(t.weights, t.y[:, 0])
+    assert torch.allclose(best_predicted(quad, t.weights), c, atol=1e-3)
+    # The best noisy observation is a lucky draw further from c than the model's optimum.
+    lucky = t.weights[int(noisy.argmax())]
+    fitted = best_predicted(QuadraticScheffe().fit(t.weights, noisy), t.weights)
+    assert float((fitted - c).norm()) < float((lucky - c).norm())
+    assert torch.equal(best_predicted(quad, t.weights, num_polish=0), best_predicted(quad, t.weights, num_polish=0)), "seeded"
+    with pytest.raises(ValueError, match="evaluated"):
+        best_predicted(quad, t.weights[0])
+    with pytest.raises(ValueError, match="num_polish"):
+        best_predicted(quad, t.weights, num_polish=-1)
+
+
+def test_bo_mean_acquisition_exploits_the_posterior_optimum(quadratic_gp: GPSurrogate) -> None:
+    t, c = quadratic_surface()
+    gp = quadratic_gp
+    best = BayesOptBatch(q=1, acquisition="mean", num_restarts=2, raw_samples=32).propose(t, gp)[0]
+    mean, _ = gp.predict(torch.stack([best, c]))
+    assert float((best - c).norm()) < 0.05 and float(mean[0]) >= float(mean[1]) - 1e-3
+    with pytest.raises(ValueError, match="'mean'"):
+        BayesOptBatch(acquisition="ei")  # type: ignore[arg-type]
+
+
+def simulated_search() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "simulated_search.py"
+    spec = importlib.util.spec_from_file_location("simulated_search", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["quadratic", "sharp", "harmful"])
+def test_simulated_surfaces_have_optima_away_from_every_seed_run(kind: str) -> None:
+    sim_mod = simulated_search()
+    for seed in range(2):
+        sim = sim_mod.Simulator(kind, seed, noise=0.01)
+        seeds = SeedMixtures().propose(table([[0.2] * 5], out=[0.0]))
+        # The true optimum's value is reached only near the drawn location, which is far from the seeds.
+        assert sim.regret(sim.optimum) < 1e-3
+        assert min(sim.regret(s) for s in seeds) > 1e-3
+        assert float((seeds - sim.optimum).norm(dim=-1).min()) >= sim_mod.MIN_SEED_DISTANCE
+        if kind == "harmful":
+            assert int((sim.optimum == 0).sum()) == 1, "optimum on the face without the harmful domain"
+            bad = int((sim.optimum == 0).nonzero())
+            inside = sim.optimum.clone()
+            inside[bad] += 0.1
+            assert sim.f(inside.unsqueeze(0) / 1.1) < sim.f(sim.optimum.unsqueeze(0)), "weight on the harmful domain hurts"
+        else:
+            assert float(sim.optimum.min()) >= sim_mod.MIN_WEIGHT
+    with pytest.raises(ValueError, match="unknown surface"):
+        sim_mod.Simulator("flat", 0, noise=0.01)
