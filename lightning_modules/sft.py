@@ -19,7 +19,6 @@ import math
 from typing import Any, Literal
 
 import torch
-from lightning import LightningModule
 from torch import Tensor
 from transformers import (
     get_constant_schedule_with_warmup,
@@ -28,12 +27,11 @@ from transformers import (
 )
 
 from datamodules.sample import Sample
-from lightning_modules.evaluation import BenchmarkAccumulator
+from lightning_modules.base import VLMTask
 from lightning_modules.logprobs import completion_logprobs
-from lightning_modules.policy import HFPolicy
+from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.policy_utils import find_vision_tower
-from lightning_modules.rollout import GenerationSettings, generate, process_prompts
-from lightning_modules.scoring import eval_scores
+from lightning_modules.rollout import GenerationSettings, process_prompts
 from lightning_modules.sft_targets import reference_targets, tokenize_targets
 from lightning_modules.tiny_model import TinyVLMSettings, ensure_tiny_model
 
@@ -42,7 +40,7 @@ _SCHEDULES = {"constant": get_constant_schedule_with_warmup, "linear": get_linea
               "cosine": get_cosine_schedule_with_warmup}
 
 
-class SFTModule(LightningModule):
+class SFTModule(VLMTask):
     """Supervised fine-tuning of an image-text-to-text policy on reference completions.
 
     Args:
@@ -92,30 +90,12 @@ class SFTModule(LightningModule):
         # Plain dicts keep checkpoints loadable with torch.load(weights_only=True).
         self.hparams.update(eval_generation=dataclasses.asdict(self.eval_generation),
                             init_tiny=dataclasses.asdict(init_tiny) if init_tiny else None)
-        self.model: torch.nn.Module | None = None
-        self.processor: Any = None
-        self._evaluator: BenchmarkAccumulator | None = None
-        self.last_eval: dict[str, list[tuple[Sample, str, float]]] = {}
 
-    def configure_model(self) -> None:
-        """Build the init model if asked, then load the policy (once)."""
-        if self.model is not None:
-            return
+    def build_policy(self) -> PolicyBundle:
+        """Build the init model if asked, then load the policy."""
         if self.init_tiny is not None:
             self.policy.model_name_or_path = str(ensure_tiny_model(**dataclasses.asdict(self.init_tiny)))
-        bundle = self.policy.build(need_reference=False)
-        self.model, self.processor = bundle.model, bundle.processor
-        self.model.train()
-
-    @property
-    def rewards(self) -> dict[str, Any]:
-        dm = self.trainer.datamodule if self._trainer is not None else None
-        if dm is None or not hasattr(dm, "rewards"):
-            raise RuntimeError("SFTModule needs a DataModule with a `rewards` mapping (domain -> DomainReward)")
-        return dm.rewards
-
-    def _to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return {k: v.to(self.device) if isinstance(v, Tensor) else v for k, v in inputs.items()}
+        return self.policy.build(need_reference=False)
 
     def token_nll(self, batch: list[Sample], rewards: dict[str, Any] | None = None) -> tuple[Tensor, Tensor]:
         """Per-token negative log-likelihood of the reference completions.
@@ -131,7 +111,7 @@ class SFTModule(LightningModule):
         rewards = rewards if rewards is not None else self.rewards
         targets = reference_targets(batch, rewards, self.think, hp.default_think)
         ids, mask = tokenize_targets(self.processor.tokenizer, targets, hp.end_token)
-        prompts = self._to_device(process_prompts(self.processor, batch))
+        prompts = self.to_device(process_prompts(self.processor, batch))
         logp, _ = completion_logprobs(self.model, prompts, ids.to(self.device), mask.to(self.device))
         return -logp, mask.to(self.device)
 
@@ -145,44 +125,6 @@ class SFTModule(LightningModule):
             self.log(f"train/loss/{domain}", per_sample[rows].mean().detach(), on_step=True, batch_size=int(rows.sum()))
         self.log("train/loss", loss.detach(), on_step=True, prog_bar=True, batch_size=len(batch))
         return loss
-
-    # ------------------------------------------------------------ evaluation
-    def _eval_start(self) -> None:
-        benches = self.trainer.datamodule.eval_benchmarks
-        self._evaluator = BenchmarkAccumulator([b.name for b in benches], [b.role for b in benches])
-        self.last_eval = {}
-
-    def _eval_step(self, batch: list[Sample], dataloader_idx: int) -> None:
-        texts = generate(self.model, self.processor, self._to_device(process_prompts(self.processor, batch)),
-                         self.eval_generation).texts
-        scores = eval_scores(batch, texts, self.rewards)
-        self._evaluator.update(dataloader_idx, scores)
-        self.last_eval.setdefault(self._evaluator.names[dataloader_idx], list(zip(batch, texts, scores)))
-
-    def _eval_end(self, stage: str) -> None:
-        reduce = None
-        if self.trainer.world_size > 1:
-            reduce = lambda t: self.trainer.strategy.reduce(t.to(self.device), reduce_op="sum").cpu()  # noqa: E731
-        results = self._evaluator.compute(reduce)
-        self.log_dict({f"{stage}/{k}": v for k, v in results.items()}, sync_dist=False, rank_zero_only=False)
-
-    def on_validation_epoch_start(self) -> None:
-        self._eval_start()
-
-    def validation_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step(batch, dataloader_idx)
-
-    def on_validation_epoch_end(self) -> None:
-        self._eval_end("val")
-
-    def on_test_epoch_start(self) -> None:
-        self._eval_start()
-
-    def test_step(self, batch: list[Sample], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._eval_step(batch, dataloader_idx)
-
-    def on_test_epoch_end(self) -> None:
-        self._eval_end("test")
 
     # ------------------------------------------------------------ optimiser
     def configure_optimizers(self) -> dict[str, Any]:

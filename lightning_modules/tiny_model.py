@@ -66,6 +66,10 @@ class TinyVLMSettings:
         vocab_size: Target BPE vocabulary size (the trained tokenizer may be smaller; the model matches the tokenizer).
         min_pixels: Images smaller than this many pixels are upscaled (``28 * 28 * 4`` = at least 4 image tokens).
         max_pixels: Images larger than this many pixels are downscaled (``112 * 112`` = at most 16 image tokens).
+        rope_theta: Base of the language model's rotary (M-RoPE) frequencies. M-RoPE gives the image tokens' width
+            position the lowest frequencies of a head; with 4 x 4 image tokens and 32-dim heads at Qwen's 10000 a
+            column turns a query by under 0.004 rad, so the language model cannot tell image columns apart. A small
+            base (e.g. 4: 0.27-1 rad per step in every section) makes image positions visible to it.
     """
 
     arch: Arch = "qwen2_vl"
@@ -81,6 +85,7 @@ class TinyVLMSettings:
     vocab_size: int = 1024
     min_pixels: int = 28 * 28 * 4
     max_pixels: int = 112 * 112
+    rope_theta: float = 10000.0
 
     def __post_init__(self) -> None:
         if self.arch not in ("qwen2_vl", "qwen2_5_vl"):
@@ -98,13 +103,18 @@ class TinyVLMSettings:
         if self.vision_embed_dim % self.vision_heads or (self.vision_embed_dim // self.vision_heads) % 4:
             raise ValueError(f"vision_embed_dim / vision_heads must be a multiple of 4 (2-D rotary), got "
                              f"vision_embed_dim={self.vision_embed_dim}, vision_heads={self.vision_heads}")
+        if not self.rope_theta > 1.0:  # base 1 makes every frequency 1 rad; below 1 they grow with the index
+            raise ValueError(f"rope_theta must be > 1, got {self.rope_theta}")
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels={self.min_pixels} exceeds max_pixels={self.max_pixels}")
 
     def digest(self) -> str:
         """Short hash of the settings, the format version and the transformers version (it decides the file layout)."""
+        settings = dataclasses.asdict(self)
+        if settings["rope_theta"] == 10000.0:  # added later: the default keeps the cache names models were built under
+            del settings["rope_theta"]
         blob = json.dumps(
-            {"settings": dataclasses.asdict(self), "format": FORMAT_VERSION, "transformers": transformers.__version__},
+            {"settings": settings, "format": FORMAT_VERSION, "transformers": transformers.__version__},
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -126,7 +136,7 @@ def _model_config(settings: TinyVLMSettings, tokenizer: transformers.PreTrainedT
         num_key_value_heads=settings.num_kv_heads,
         max_position_embeddings=4096,
         max_window_layers=settings.num_layers,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+        rope_parameters={"rope_type": "default", "rope_theta": float(settings.rope_theta), "mrope_section": mrope},
         bos_token_id=tokenizer.convert_tokens_to_ids("<|endoftext|>"),
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

@@ -69,8 +69,13 @@ def test_base_writes_the_format_and_leaves_room(outputs: dict, domain: str) -> N
 # Known gap (assets/README.md): the current recipe learns format, answer types and priors but not the
 # perception, so on most domains the base sits at text-only chance. Kept as an expected failure so the
 # suite shows it; remove the mark when a recipe clears it.
-@pytest.mark.xfail(reason="issue 5 open: base at text-only chance on objects, geometry, spatial, science", strict=False)
-@pytest.mark.parametrize("domain", list(DOMAINS))
+# Issue 5 is open: the shipped base is at text-only chance on these domains. strict=True makes an improvement
+# show up as a failure to update, so the marks cannot hide a regression or a fix.
+_AT_CHANCE = {"objects", "geometry", "spatial", "science"}
+_BLIND = pytest.mark.xfail(reason="issue 5 open: the shipped base ignores the image on this domain", strict=True)
+
+
+@pytest.mark.parametrize("domain", [pytest.param(d, marks=_BLIND) if d in _AT_CHANCE else d for d in DOMAINS])
 def test_base_scores_above_chance(outputs: dict, domain: str) -> None:
     scores, _ = outputs[domain]
     mean = sum(scores) / len(scores)

@@ -138,8 +138,16 @@ def test_cache_name_tracks_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ({"hidden_size": 100, "num_heads": 4}, "hidden_size"),  # head dim 25 cannot hold M-RoPE sections
         ({"num_kv_heads": 3}, "num_kv_heads"),
         ({"min_pixels": 10_000, "max_pixels": 100}, "min_pixels"),
+        ({"rope_theta": 1.0}, "rope_theta"),  # base 1 makes every rotary frequency equal
     ],
 )
 def test_bad_settings_name_the_field(settings: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key):
         TinyVLMSettings(**settings)
+
+
+def test_rope_theta_reaches_the_language_model(tmp_path: Path) -> None:
+    model = AutoModelForImageTextToText.from_pretrained(build_tiny_vlm(tmp_path / "m", rope_theta=4.0))
+    inv_freq = model.model.language_model.rotary_emb.inv_freq
+    assert inv_freq.min() > 0.25  # the width section's lowest frequency turns by > 0.25 rad per image column
+    assert TinyVLMSettings(rope_theta=4.0).digest() != TinyVLMSettings().digest()
