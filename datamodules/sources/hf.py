@@ -19,6 +19,7 @@ from PIL import Image
 
 from datamodules.sample import Record
 from datamodules.sources.base import BadSampleError, Part, Source, SourceSplit
+from rewards.boxes import BOX_FORMATS
 
 BoxFormat = Literal["pixel", "norm1000", "unit"]
 
@@ -111,8 +112,8 @@ class HFSource(Source):
             raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
         if size_multiple < 1:
             raise ValueError(f"size_multiple must be >= 1, got {size_multiple}")
-        if box_format not in ("pixel", "norm1000", "unit"):
-            raise ValueError(f"box_format must be 'pixel', 'norm1000' or 'unit', got {box_format!r}")
+        if box_format not in BOX_FORMATS:
+            raise ValueError(f"box_format must be one of {BOX_FORMATS}, got {box_format!r}")
         self.path = path
         self.name = name
         self.train_split = train_split

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from datamodules.sample import Record
 from datamodules.sources.base import Part, Source, SourceSplit
+from rewards.boxes import BOX_FORMATS
 
 BoxFormat = Literal["pixel", "norm1000", "unit"]
 Box = list[int]
@@ -174,8 +175,8 @@ class SyntheticSource(Source):
             raise ValueError(f"image_size must be in [64, 2048], got {image_size}")
         if difficulty not in (1, 2, 3):
             raise ValueError(f"difficulty must be 1, 2 or 3, got {difficulty}")
-        if box_format not in ("pixel", "norm1000", "unit"):
-            raise ValueError(f"box_format must be 'pixel', 'norm1000' or 'unit', got {box_format!r}")
+        if box_format not in BOX_FORMATS:
+            raise ValueError(f"box_format must be one of {BOX_FORMATS}, got {box_format!r}")
         self.train_size = train_size
         self.eval_size = eval_size
         self.seed = seed
