@@ -66,6 +66,16 @@ _RELATIONS = {
 }
 
 
+def _region_beyond(relation: str, anchor: Box, size: int) -> tuple[int, int, int, int]:
+    """The part of a ``size``-pixel image strictly ``relation`` (left/right/above/below) of ``anchor``, 3 px apart."""
+    return {
+        "left": (2, 2, anchor[0] - 3, size - 3),
+        "right": (anchor[2] + 3, 2, size - 3, size - 3),
+        "above": (2, 2, size - 3, anchor[1] - 3),
+        "below": (2, anchor[3] + 3, size - 3, size - 3),
+    }[relation]
+
+
 def _strictly(relation: str, box: Box, anchor: Box) -> bool:
     """True if ``box`` lies entirely on the ``relation`` side of ``anchor``."""
     return {
@@ -100,13 +110,7 @@ class SyntheticReferring(SyntheticSource):
             anchor = place_box(rng, s, side, region=region)
             if anchor is None:
                 continue
-            target_region = {
-                "left": (2, 2, anchor[0] - 3, s - 3),
-                "right": (anchor[2] + 3, 2, s - 3, s - 3),
-                "above": (2, 2, s - 3, anchor[1] - 3),
-                "below": (2, anchor[3] + 3, s - 3, s - 3),
-            }[relation]
-            target = place_box(rng, s, side, [anchor], region=target_region)
+            target = place_box(rng, s, side, [anchor], region=_region_beyond(relation, anchor, s))
             if target is not None:
                 break
         used: set[tuple[str, str]] = set()
@@ -161,13 +165,7 @@ class SyntheticSpatial(SyntheticSource):
                 )
                 break
             relation = _pick(rng, ["left", "right"] if template == "left_right" else ["above", "below"])
-            region = {
-                "left": (2, 2, b[0] - 3, s - 3),
-                "right": (b[2] + 3, 2, s - 3, s - 3),
-                "above": (2, 2, s - 3, b[1] - 3),
-                "below": (2, b[3] + 3, s - 3, s - 3),
-            }[relation]
-            a = place_box(rng, s, side, [b], region=region)
+            a = place_box(rng, s, side, [b], region=_region_beyond(relation, b, s))
             if a is None:
                 continue
             shapes = [(*_unique_desc(rng, used), a), (*_unique_desc(rng, used), b)]
