@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="ordinary completions per batch")
     args = parser.parse_args()
 
-    print(f"| verifier | slowest 1 MB case | median ms (target < 50) | ordinary completions/s (target >= 20,000) |")
+    print("| verifier | slowest 1 MB case | median ms (target < 50) | ordinary completions/s (target >= 20,000) |")
     print("|---|---|---:|---:|")
     for name, (solution, meta) in SOLUTIONS.items():
         verifier = build_verifier(name)
