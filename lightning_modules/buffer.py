@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from datamodules.sample import Sample
-from lightning_modules.rollout import Completions, select_rows
+from lightning_modules.input_rows import select_rows
+from lightning_modules.rollout import Completions
 
 
 @dataclass

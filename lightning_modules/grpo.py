@@ -21,6 +21,9 @@ Where this departs from textbook GRPO (and from the paper's reference code):
   all-reduce), so a rank that is ready waits for the others.
 - With ``num_iterations == 1`` and one minibatch, the old log-probs are the current ones detached
   (ratio 1), so no extra forward pass is spent on them; with ``beta == 0`` no reference exists.
+- Generation's prefill and each log-prob pass (policy, reference) encode a group's shared prompt
+  once and run only the completions per row on its KV cache (``share_prompt_prefix``), instead of
+  the prompt G times.
 - A step whose rewards or loss are not finite is skipped with a warning and counted in
   ``train/skipped_nonfinite`` instead of corrupting the weights.
 """
@@ -70,6 +73,8 @@ class GRPOModule(VLMTask):
         warmup_ratio: share of optimiser steps of linear warm-up, followed by linear decay to 0.
         max_grad_norm: gradient clipping norm; 0 disables clipping.
         logprob_chunk_size: rows per log-softmax chunk (bounds float32 logits memory).
+        share_prompt_prefix: encode each distinct prompt once per pass and share its KV cache among the
+            group's completions (same values up to float rounding; Qwen2-VL-family models, else ignored).
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class GRPOModule(VLMTask):
         warmup_ratio: float = 0.1,
         max_grad_norm: float = 1.0,
         logprob_chunk_size: int = 8,
+        share_prompt_prefix: bool = True,
     ) -> None:
         super().__init__()
         checks = {  # name -> (value, valid?)
@@ -144,7 +150,8 @@ class GRPOModule(VLMTask):
         g = self.hparams.num_generations
         prompt_inputs = process_prompts(self.processor, batch)
         inputs = self.to_device(repeat_inputs(prompt_inputs, batch, g))
-        completions = generate(self.model, self.processor, inputs, self.generation)
+        shared = [len(s.images) for s in batch for _ in range(g)] if self.hparams.share_prompt_prefix else None
+        completions = generate(self.model, self.processor, inputs, self.generation, images_per_row=shared)
         samples = [s for s in batch for _ in range(g)]
         scored = score_completions(samples, completions.texts, self.rewards)
         self.log_dict(scored.log_dict("train"), on_step=True, batch_size=len(samples))
@@ -247,6 +254,7 @@ class GRPOModule(VLMTask):
             model, rollout.inputs, comp.ids.to(self.device), comp.mask.to(self.device),
             temperature=self.generation.temperature if self.generation.do_sample else 1.0,
             with_entropy=with_entropy, chunk_size=self.hparams.logprob_chunk_size,
+            images_per_row=rollout.images_per_row if self.hparams.share_prompt_prefix else None,
         )
 
     # ------------------------------------------------------------ optimiser

@@ -3,7 +3,7 @@
 The processor runs once per prompt; its outputs are then repeated G times (including each
 image's patch rows for Qwen-style ``pixel_values``), so a group's image is resized and
 patchified once instead of G times; the vision tower likewise encodes each distinct image once
-(:func:`lightning_modules.logprobs.shared_image_features`).
+(:func:`lightning_modules.image_features.shared_image_features`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import torch
 from torch import Tensor, nn
 
 from datamodules.sample import Sample
-from lightning_modules.logprobs import shared_image_features
+from lightning_modules.image_features import shared_image_features
+from lightning_modules.input_rows import repeat_inputs, select_rows  # noqa: F401  (re-exported)
+from lightning_modules.shared_prefix import prefilled_generation_inputs
 
 
 @dataclass
@@ -71,60 +73,6 @@ def process_prompts(processor: Any, samples: Sequence[Sample]) -> dict[str, Tens
         return dict(processor(**kwargs))
     finally:
         tokenizer.padding_side = side
-
-
-def select_rows(inputs: dict[str, Tensor], images_per_row: Sequence[int], rows: Sequence[int]) -> dict[str, Tensor]:
-    """Gather rows of processed inputs, in the order given (rows may repeat).
-
-    Qwen-style processors flatten all images' patches into one ``pixel_values`` tensor with one
-    ``image_grid_thw`` row per image; those are gathered per row as blocks. Other tensors with a
-    leading batch dimension are indexed row-wise.
-
-    Args:
-        inputs: processor output for ``B`` rows.
-        images_per_row: number of images of each of the ``B`` rows.
-        rows: row indices to gather.
-
-    Returns:
-        Inputs for ``len(rows)`` rows.
-    """
-    b = len(images_per_row)
-    index = torch.as_tensor(list(rows), dtype=torch.long)
-    grid = inputs.get("image_grid_thw")
-    first_image = [0]
-    for n in images_per_row:
-        first_image.append(first_image[-1] + n)
-    out: dict[str, Tensor] = {}
-    for key, value in inputs.items():
-        if not isinstance(value, Tensor):
-            out[key] = value
-        elif key == "pixel_values" and grid is not None and value.shape[0] != b:
-            per_image = torch.split(value, grid.prod(dim=-1).tolist())
-            blocks = [per_image[j] for r in rows for j in range(first_image[r], first_image[r + 1])]
-            out[key] = torch.cat(blocks) if blocks else value[:0]
-        elif key == "image_grid_thw" and value.shape[0] != b:
-            image_rows = [j for r in rows for j in range(first_image[r], first_image[r + 1])]
-            out[key] = value[torch.as_tensor(image_rows, dtype=torch.long)]
-        elif value.ndim and value.shape[0] == b:
-            out[key] = value[index.to(value.device)]
-        else:
-            out[key] = value
-    return out
-
-
-def repeat_inputs(inputs: dict[str, Tensor], samples: Sequence[Sample], repeats: int) -> dict[str, Tensor]:
-    """Repeat every prompt's processed inputs ``repeats`` times, consecutively (p0, p0, ..., p1, ...).
-
-    Args:
-        inputs: processor output for ``B`` prompts.
-        samples: the ``B`` samples (their image counts split the flattened patches).
-        repeats: G.
-
-    Returns:
-        Inputs for ``B * repeats`` rows.
-    """
-    rows = [i for i in range(len(samples)) for _ in range(repeats)]
-    return select_rows(inputs, [len(s.images) for s in samples], rows)
 
 
 @dataclass
@@ -194,7 +142,11 @@ def completion_mask(ids: Tensor, eos_ids: Sequence[int]) -> tuple[Tensor, Tensor
 
 @torch.no_grad()
 def generate(
-    model: nn.Module, processor: Any, inputs: dict[str, Tensor], settings: GenerationSettings
+    model: nn.Module,
+    processor: Any,
+    inputs: dict[str, Tensor],
+    settings: GenerationSettings,
+    images_per_row: Sequence[int] | None = None,
 ) -> Completions:
     """Sample one completion per input row with the KV cache, in one batched ``generate`` call.
 
@@ -203,6 +155,9 @@ def generate(
         processor: its processor (pad / end tokens and decoding).
         inputs: processed, left-padded prompts for ``N`` rows (already repeated per group).
         settings: sampling settings.
+        images_per_row: number of images of each row; given, each distinct prompt is prefilled once and
+            its KV cache shared by the rows that repeat it
+            (:func:`lightning_modules.shared_prefix.prefilled_generation_inputs`), where the model allows.
 
     Returns:
         :class:`Completions` for the ``N`` rows.
@@ -223,10 +178,15 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        # Each prompt's image is encoded once, not once per completion of its group.
-        out = model.generate(**shared_image_features(model, inputs), **gen_kwargs)
+        # Inference mode skips autograd's per-op bookkeeping (version counters, view tracking) on every
+        # decode step; nothing generated here is differentiated.
+        with torch.inference_mode():
+            prefilled = None if images_per_row is None else prefilled_generation_inputs(model, inputs, images_per_row)
+            # Otherwise each prompt's image is still encoded once, not once per completion of its group.
+            out = model.generate(**(prefilled or shared_image_features(model, inputs)), **gen_kwargs)
     finally:
         model.train(was_training)
+    out = out.clone()  # a normal tensor again: the log-prob passes embed these ids with autograd recording
     ids = out[:, inputs["input_ids"].shape[1] :]
     if ids.shape[1] == 0:  # every row ended at once: keep one (EOS) column so shapes stay valid
         ids = torch.full((ids.shape[0], 1), eos[0], dtype=out.dtype, device=out.device)

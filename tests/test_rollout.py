@@ -104,3 +104,23 @@ def test_generation_is_unchanged_by_shared_image_features(bundle, samples, monke
     monkeypatch.setattr(rollout, "shared_image_features", lambda model, x: dict(x))
     plain = generate(bundle.model, bundle.processor, inputs, greedy)
     assert torch.equal(shared.ids, plain.ids) and shared.texts == plain.texts
+
+
+@pytest.mark.parametrize("do_sample", [True, False], ids=["sampled", "greedy"])
+def test_shared_prefill_generates_the_same_tokens(bundle, samples, do_sample) -> None:
+    inputs = repeat_inputs(process_prompts(bundle.processor, samples), samples, 3)
+    per_row = [len(s.images) for s in samples for _ in range(3)]
+    settings = GenerationSettings(max_new_tokens=10, do_sample=do_sample)
+    runs, shapes = [], []
+    hook = bundle.model.get_input_embeddings().register_forward_hook(lambda m, a, o: shapes.append(tuple(a[0].shape)))
+    try:
+        for images_per_row in (None, per_row):
+            shapes.clear()
+            torch.manual_seed(3)
+            runs.append(generate(bundle.model, bundle.processor, inputs, settings, images_per_row=images_per_row))
+    finally:
+        hook.remove()
+    plain, shared = runs
+    assert shapes[:2] == [(3, inputs["input_ids"].shape[1] - 1), (9, 1)]  # 3 distinct prompts prefilled once
+    assert torch.equal(shared.ids, plain.ids) and torch.equal(shared.mask, plain.mask)
+    assert not shared.ids.is_inference()  # usable by the log-prob passes that record autograd
