@@ -25,7 +25,9 @@ Strategies, each recommending one mixture:
   mixtures (at least 0.05 apart in L1): 41 runs. Recommendation: the best observed run, as
   in the paper (``obs``), and the argmax of a quadratic refit on all 41 runs (``fit``).
 - (b) sequential BO from the same 11 seeds (q = 1): refit the GP (lengthscale prior chosen
-  by leave-one-out density), evaluate the qLogNEI argmax on the simplex, repeat; the last
+  by leave-one-out density; mean function, by default, chosen prequentially between a
+  parametric peak and a constant, see ``predictors.selection``: the peak first, kept while
+  it forecasts the new runs better), evaluate the qLogNEI argmax on the simplex, repeat; the last
   evaluation of the budget exploits (posterior-mean argmax). Recommendation after ``k``
   evaluations: the best GP posterior mean among the evaluated mixtures and a Dirichlet pool,
   polished with SLSQP on the simplex (standard for noisy simple regret).
@@ -52,7 +54,7 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from predictors.baselines import QuadraticScheffe  # noqa: E402
-from predictors.gp import GPSurrogate  # noqa: E402
+from predictors.selection import PrequentialMeanSelector  # noqa: E402
 from predictors.strategies import AlphaCredit, BayesOptBatch, ExcludeOneDrop, InclusionRidge, ModelArgmax  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures, to_simplex  # noqa: E402
 from predictors.strategies.model_based import best_predicted  # noqa: E402
@@ -156,14 +158,17 @@ def paper_pipeline(sim: Simulator) -> dict[str, float]:
     return regrets
 
 
-def bayes_opt(sim: Simulator, budget: int, priors: list, warps: list[str], pool: int | None, q: int, kernel: str = "matern52") -> dict[str, float]:
+def bayes_opt(
+    sim: Simulator, budget: int, priors: list, warps: list[str], pool: int | None, q: int, kernel: str = "matern52", means: tuple[str, ...] = ("constant",)
+) -> dict[str, float]:
     """Regret of the posterior-mean recommendation after each round of BO, from 11 seed runs to ``budget``."""
     x = seed_mixtures(D)
     out, ins = sim.evaluate(x)
     regrets = {}
     step = 0
+    selector = PrequentialMeanSelector(means, kernel=kernel, priors=priors, warps=warps)
     while True:
-        gp = GPSurrogate.fit(x, out, kernel=kernel, priors=priors, warps=warps)
+        gp = selector.fit(x, out)
         regrets[f"b{len(x)}"] = sim.regret(best_predicted(gp, x, seed=step))
         left = budget - len(x)
         if left <= 0:
@@ -188,6 +193,8 @@ def main() -> None:
     parser.add_argument("--surfaces", nargs="+", default=["quadratic", "sharp", "harmful"])
     parser.add_argument("--priors", nargs="+", default=["0.1", "0.3", "1.0"])
     parser.add_argument("--warps", nargs="+", default=["none"])
+    parser.add_argument("--means", nargs="+", default=["peak", "constant"],
+                        help="GP mean candidates, preferred first, chosen by forecast error of the BO runs (constant: plain GP)")
     parser.add_argument("--kernel", default="matern52", choices=["rbf", "matern32", "matern52"])
     parser.add_argument("--pool", type=int, default=0, help="optimise the acquisition over this many Dirichlet candidates; 0: continuous SLSQP")
     args = parser.parse_args()
@@ -206,7 +213,7 @@ def main() -> None:
         runs = []
         for seed in range(args.seeds):
             r = paper_pipeline(Simulator(kind, seed, args.noise))
-            r.update(bayes_opt(Simulator(kind, seed, args.noise), args.budget, priors, args.warps, args.pool or None, args.q, args.kernel))
+            r.update(bayes_opt(Simulator(kind, seed, args.noise), args.budget, priors, args.warps, args.pool or None, args.q, args.kernel, tuple(args.means)))
             runs.append(r)
         cells = [f"{np.median([r[c] for r in runs]):.4f} [{np.quantile([r[c] for r in runs], 0.8):.3f}]" for c in cols]
         hit = sum(r[f"b{args.budget}"] <= 0.01 for r in runs)

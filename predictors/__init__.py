@@ -6,9 +6,11 @@ Importing the package lets YAML name its classes briefly (``class_path: GPPredic
 from predictors.baselines import LinearScheffe, QuadraticScheffe, ScheffePolynomial
 from predictors.datamodule import RunRecordDataModule
 from predictors.gp import GPSurrogate, MixtureGP
+from predictors.means import PeakMean
 from predictors.module import GPPredictor
 from predictors.plots import PredictorFigures
 from predictors.records import RecordError, RecordSet, RunRecord, read_records, write_record
+from predictors.selection import PrequentialMeanSelector
 from predictors.strategies import (
     AlphaCredit,
     BayesOptBatch,
@@ -34,7 +36,9 @@ __all__ = [
     "MixtureGP",
     "MixtureProposalWriter",
     "ModelArgmax",
+    "PeakMean",
     "PredictorFigures",
+    "PrequentialMeanSelector",
     "ProposalStrategy",
     "QuadraticScheffe",
     "RecordError",

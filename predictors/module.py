@@ -24,7 +24,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 
-from predictors.gp import DEFAULT_PRIORS, DEFAULT_WARPS, GPSurrogate, KernelName, MeanName, MixtureGP, PriorSpec, WarpName, make_likelihood
+from predictors.gp import DEFAULT_PRIORS, DEFAULT_WARPS, GPSurrogate, KernelName, MeanName, MIN_NOISE, MixtureGP, PriorSpec, WarpName, make_likelihood
 from predictors.strategies.base import ProposalStrategy
 from predictors.table import RunTable
 from predictors.validation import kfold_predictions, regression_metrics
@@ -46,7 +46,10 @@ class GPPredictor(LightningModule):
         priors: lengthscale-prior candidates: LogNormal medians in simplex units, ``dim_scaled``
             (BoTorch's default) or ``none``; chosen by LOO log predictive density.
         warps: input-warp candidates (``none``, ``sqrt``, ``log``), chosen jointly with the prior.
-        mean: GP mean function, ``constant`` or ``linear`` (in the warped weights).
+        mean: GP mean function, ``constant``, ``linear`` (in the warped weights) or ``peak``
+            (:mod:`predictors.means`), or a list of them to choose from by leave-one-out.
+        noise_floor: smallest observation-noise variance in target units, or None
+            (see :class:`predictors.gp.GPSurrogate`).
         maximize: higher target is better (False for losses).
         cv_folds: folds of the k-fold validation (0 skips it; LOO is always logged).
         strategies: proposal strategies used by ``predict`` (class paths in YAML).
@@ -59,7 +62,8 @@ class GPPredictor(LightningModule):
         kernel: KernelName = "matern52",
         priors: list[PriorSpec] = list(DEFAULT_PRIORS),
         warps: list[WarpName] = list(DEFAULT_WARPS),
-        mean: MeanName = "constant",
+        mean: MeanName | list[MeanName] = "constant",
+        noise_floor: float | None = None,
         maximize: bool = True,
         cv_folds: int = 5,
         strategies: list[ProposalStrategy] | None = None,
@@ -82,7 +86,7 @@ class GPPredictor(LightningModule):
         # Validation and predict run under inference mode; the MAP fit and acquisition
         # optimisation need autograd.
         with torch.inference_mode(False), torch.enable_grad():
-            return GPSurrogate.fit(x, y, noise, kernel=hp.kernel, priors=hp.priors, warps=hp.warps, mean=hp.mean, maximize=hp.maximize)
+            return GPSurrogate.fit(x, y, noise, kernel=hp.kernel, priors=hp.priors, warps=hp.warps, mean=hp.mean, maximize=hp.maximize, noise_floor=hp.noise_floor)
 
     def _install(self, table: RunTable, surrogates: list[GPSurrogate]) -> None:
         self.table = table
@@ -210,7 +214,9 @@ class GPPredictor(LightningModule):
         t = self.table
         checkpoint["predictor"] = {
             "table": {k: getattr(t, k) for k in ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score")},
-            "gps": [{"loc": s.loc, "scale": s.scale, "warp": s.warp, "prior": s.prior, "selection": s.selection} for s in self.surrogates],
+            "gps": [
+                {"loc": s.loc, "scale": s.scale, "warp": s.warp, "prior": s.prior, "mean": s.mean, "selection": s.selection} for s in self.surrogates
+            ],
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -225,7 +231,11 @@ class GPPredictor(LightningModule):
         for j, meta in enumerate(saved["gps"]):
             y = sign * (table.y[:, j] - meta["loc"]) / meta["scale"]
             noise = None if table.noise is None else table.noise[:, j] / meta["scale"] ** 2
-            model = MixtureGP(table.weights, y, make_likelihood(noise), kernel=hp.kernel, prior=meta["prior"], warp=meta["warp"], mean=hp.mean)
+            floor = MIN_NOISE if hp.noise_floor is None else max(hp.noise_floor / meta["scale"] ** 2, MIN_NOISE)
+            mean = meta.get("mean", hp.mean)  # checkpoints before mean selection: the single configured mean
+            model = MixtureGP(table.weights, y, make_likelihood(noise, floor), kernel=hp.kernel, prior=meta["prior"], warp=meta["warp"], mean=mean)
             model.eval()
-            surrogates.append(GPSurrogate(model, meta["loc"], meta["scale"], hp.maximize, meta["selection"], meta["warp"], meta["prior"]))
+            surrogates.append(
+                GPSurrogate(model, meta["loc"], meta["scale"], hp.maximize, meta["selection"], meta["warp"], meta["prior"], mean, hp.noise_floor)
+            )
         self._install(table, surrogates)

@@ -54,11 +54,22 @@ class GPOptions:
         priors: lengthscale-prior candidates (a LogNormal median, ``dim_scaled`` or ``none``); the
             best by leave-one-out log density is kept.
         warps: input-warp candidates (``none``, ``sqrt``, ``log``).
+        noise_floor: the smallest run-to-run standard deviation of the target assumed, in
+            target units (null: none). One run per mixture cannot separate seed noise from
+            signal, so the GP would interpolate the runs and call a 1-point difference certain
+            (P = 1.00); the default, 0.01 (one accuracy point), is a conservative lower bound
+            on the seed-to-seed spread of RL fine-tunes scored on a few hundred samples.
+            Repeated mixtures (``repeats``) estimate the noise; the floor still bounds it.
     """
 
     kernel: Literal["rbf", "matern12", "matern32", "matern52"] = "matern52"
     priors: list[PriorSpec] = field(default_factory=lambda: [0.1, 0.3, 1.0, "dim_scaled"])
     warps: list[Literal["none", "sqrt", "log"]] = field(default_factory=lambda: ["none", "sqrt"])
+    noise_floor: float | None = 0.01
+
+    def __post_init__(self) -> None:
+        if self.noise_floor is not None and not self.noise_floor >= 0:
+            raise ValueError(f"gp.noise_floor must be a standard deviation >= 0 or null, got {self.noise_floor}")
 
 
 @dataclass

@@ -204,7 +204,8 @@ class MixtureSearch:
             )
         noise = None if table.noise is None else table.noise[:, 0]
         g = self.config.gp
-        return GPSurrogate.fit(table.weights, table.y[:, 0], noise, kernel=g.kernel, priors=g.priors, warps=g.warps)
+        floor = None if g.noise_floor is None else g.noise_floor**2
+        return GPSurrogate.fit(table.weights, table.y[:, 0], noise, kernel=g.kernel, priors=g.priors, warps=g.warps, noise_floor=floor)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchOutcome:

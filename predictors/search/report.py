@@ -83,6 +83,13 @@ def group_by_mixture(records: list[RunRecord], domains: list[str], target: str) 
     return sorted([m for m in results if math.isfinite(m.target)], key=lambda m: -m.target)
 
 
+def _noise_sd(surrogate: GPSurrogate) -> float:
+    """The GP's homoscedastic observation-noise sd in target units (the learned extra term with replicates)."""
+    lik = surrogate.model.likelihood
+    noise = lik.second_noise if hasattr(lik, "second_noise") else lik.noise
+    return surrogate.scale * float(noise.detach().reshape(-1)[0]) ** 0.5
+
+
 def prob_better(surrogate: GPSurrogate, a: dict[str, float], b: dict[str, float], domains: list[str]) -> tuple[float, float, float]:
     """GP posterior of ``f(a) - f(b)``: ``(mean, std, P(f(a) > f(b)))`` in target units (joint, so correlation counts)."""
     x = torch.tensor([[a[d] for d in domains], [b[d] for d in domains]], dtype=torch.float64)
@@ -217,7 +224,13 @@ def write_report(search: MixtureSearch) -> Path:
         gp_lines += [
             f"- GP argmax (predicted, not run): `{_mix(dict(zip(domains, argmax.tolist())))}` "
             f"with {target} {float(a_mean[0]):.4f} ± {float(a_std[0]):.4f}; run it to confirm.",
-            f"- GP: kernel {config.gp.kernel}, chosen warp {surrogate.warp}, lengthscale prior {surrogate.prior}.",
+            f"- GP: kernel {config.gp.kernel}, chosen warp {surrogate.warp}, lengthscale prior {surrogate.prior}; "
+            + (
+                f"seed noise from repeated mixtures (floor sd {config.gp.noise_floor})."
+                if table.noise is not None
+                else f"no mixture repeated, so seed noise is assumed, not measured: GP noise sd {_noise_sd(surrogate):.4f} "
+                f"(floor {config.gp.noise_floor})."
+            ),
             "",
         ]
     lines += ["## How sure", "", *gp_lines]
