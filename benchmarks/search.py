@@ -39,7 +39,7 @@ def main() -> None:
         search_dir=args.out,
         max_steps=args.max_steps,
         overrides=[f"--trainer.limit_val_batches={args.eval_batches}", "--trainer.enable_progress_bar=false", "--trainer.enable_checkpointing=false"],
-        drop_callbacks=["ModelCheckpoint", "OnExceptionCheckpoint", "ExportPolicy", "CompletionSamples"],
+        drop_callbacks=["ModelCheckpoint", "RunInterruptCheckpoint", "ExportPolicy", "CompletionSamples"],
         rounds=args.rounds,
         proposal=ProposalOptions(q=args.q),
         gp=GPOptions(),

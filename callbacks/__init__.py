@@ -1,8 +1,9 @@
 """Lightning callbacks that carry the side effects of a run (samples, exports, run records)."""
 
 from callbacks.export import ExportPolicy
+from callbacks.interrupt import RunInterruptCheckpoint
 from callbacks.mixture_stats import MixtureStats
 from callbacks.run_record import RunRecordCallback
 from callbacks.samples import CompletionSamples
 
-__all__ = ["CompletionSamples", "ExportPolicy", "MixtureStats", "RunRecordCallback"]
+__all__ = ["CompletionSamples", "ExportPolicy", "MixtureStats", "RunInterruptCheckpoint", "RunRecordCallback"]

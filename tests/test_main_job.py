@@ -70,7 +70,17 @@ def test_killed_run_keeps_a_checkpoint_and_a_failed_record(tmp_path: Path) -> No
     assert samples.exists(), "the run never finished a step"
     proc.send_signal(signal.SIGTERM)  # what a scheduler sends before it kills a job
     proc.communicate(timeout=120)
-    assert (tmp_path / "runs" / "mix" / "interrupted" / "on_exception.ckpt").is_file()
+    interrupted = tmp_path / "runs" / "mix" / "version_0" / "checkpoints" / "interrupted.ckpt"
+    assert interrupted.is_file()
     (record,) = (tmp_path / "runs" / "records").glob("*.json")
     assert json.loads(record.read_text())["status"] == "failed"
     assert samples.read_text().strip()  # samples written before the kill are still there
+    # The next run from the same config starts fresh: it does not silently resume the killed one (it would
+    # start at the killed run's step and, with max_steps=1, train nothing).
+    subprocess.run([*cmd[:5], "--trainer.max_steps=1", "--trainer.enable_progress_bar=false",
+                    "--model.init_args.generation.max_new_tokens=8", "--trainer.val_check_interval=1"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    events = EventAccumulator(str(tmp_path / "runs" / "mix" / "version_1"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train/reward")] == [0]
+    assert interrupted.is_file()  # and the killed run's checkpoint is kept for an explicit --ckpt_path

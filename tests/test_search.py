@@ -55,7 +55,7 @@ def mini_search_config(tmp: Path, **changes: object) -> SearchConfig:
         search_dir=str(tmp / "search"),
         max_steps=2,
         overrides=["--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false", "--trainer.enable_checkpointing=false"],
-        drop_callbacks=["ModelCheckpoint", "OnExceptionCheckpoint", "ExportPolicy", "CompletionSamples", "MixtureStats"],
+        drop_callbacks=["ModelCheckpoint", "RunInterruptCheckpoint", "ExportPolicy", "CompletionSamples", "MixtureStats"],
         base_eval=False,
         rounds=1,
         proposal=ProposalOptions(q=1, raw_samples=16, num_restarts=2),
