@@ -13,6 +13,7 @@ from datamodules import (
     SyntheticComposed,
     SyntheticCounting,
     SyntheticGeometry,
+    SyntheticGrounding,
     SyntheticObjects,
     SyntheticReferring,
     SyntheticScience,
@@ -29,8 +30,9 @@ ALL = [
     SyntheticBarChart,
     SyntheticCounting,
     SyntheticComposed,
+    SyntheticGrounding,
 ]
-BOX_SOURCES = (SyntheticObjects, SyntheticReferring)
+BOX_SOURCES = (SyntheticObjects, SyntheticReferring, SyntheticGrounding)
 
 
 def _records(cls, n: int = 120, part: str = "train", **kwargs):
@@ -116,3 +118,33 @@ def test_difficulty_adds_shapes_and_options_are_validated() -> None:
         SyntheticObjects(difficulty=5)
     with pytest.raises(ValueError, match="image_size"):
         SyntheticObjects(image_size=8)
+
+
+def test_difficulty_one_has_templates_a_small_model_can_start_from() -> None:
+    """Difficulty 1 keeps part of each domain free of name binding and text reading (the tiny base's foothold)."""
+    spatial = Counter(r.meta["template"] for r in _records(SyntheticSpatial, 200))
+    assert 0.35 < spatial["spatial/extreme"] / 200 < 0.65
+    assert "spatial/extreme" not in {r.meta["template"] for r in _records(SyntheticSpatial, 100, difficulty=2)}
+    geometry = Counter(r.meta["template"] for r in _records(SyntheticGeometry, 200))
+    assert 0.35 < geometry["geometry/sides"] / 200 < 0.65
+    # Referring at difficulty 1: the anchor and the target only; grounding: exactly `difficulty` shapes.
+    assert all(r.meta["template"] == "grounding/1" for r in _records(SyntheticGrounding, 20))
+    assert all(r.meta["template"] == "grounding/3" for r in _records(SyntheticGrounding, 20, difficulty=3))
+
+
+def test_extreme_template_answers_the_extreme_shapes_colour() -> None:
+    """The answer's colour is the colour of the pixels nearest the asked image edge."""
+    from datamodules.synthetic.base import COLORS
+    checked = 0
+    for r in _records(SyntheticSpatial, 80):
+        if r.meta["template"] != "spatial/extreme":
+            continue
+        pixels = np.asarray(r.images[0]).astype(int)
+        coloured = np.argwhere((np.abs(pixels - 255).sum(-1)) > 60)  # (y, x) of non-white pixels
+        q = r.question
+        axis, pick = (1, min) if "left" in q else (1, max) if "right" in q else (0, min) if "highest" in q else (0, max)
+        y, x = coloured[coloured[:, axis].argmin() if pick is min else coloured[:, axis].argmax()]
+        nearest = min(COLORS, key=lambda c: np.abs(np.array(COLORS[c]) - pixels[y, x]).sum())
+        assert nearest == r.solution, q
+        checked += 1
+    assert checked > 20

@@ -91,14 +91,19 @@ def test_two_steps_lower_the_loss_on_one_batch(datamodule: MultiDomainDataModule
     assert any(not torch.equal(a, b) for a, b in zip(before_vision, vision.parameters()))
 
 
-def test_tiny_base_config_parses() -> None:
+def test_tiny_base_configs_parse() -> None:
     from main import main
 
+    pre = main(["--config", "configs/tiny_pretrain.yaml", "--trainer.logger", "false"], run=False).model
+    # Stage 1 builds the model: rope_theta 4 so the language model can tell image columns apart.
+    assert pre.init_tiny is not None and pre.init_tiny.arch == "qwen2_vl" and pre.init_tiny.rope_theta == 4.0
+    assert pre.policy.freeze_vision is False  # the vision tower starts random and must learn
     cli = main(["--config", "configs/tiny_base.yaml", "--trainer.logger", "false"], run=False)
     model = cli.model
     assert isinstance(model, SFTModule)
-    assert model.policy.freeze_vision is False  # the vision tower starts random and must learn
-    assert model.init_tiny is not None and model.init_tiny.arch == "qwen2_vl"
+    # Stage 2 starts from what stage 1 exports.
+    assert model.init_tiny is None and model.policy.model_name_or_path == "runs/tiny_pretrain/export"
+    assert model.policy.freeze_vision is False
     assert cli.datamodule.stop == "cycle"
     assert set(model.think) == {d.name for d in cli.datamodule.train_domains}
     # The evaluation sets are those of configs/mix.yaml, so the base is calibrated on what GRPO is scored on.

@@ -3,6 +3,7 @@
 from datamodules.synthetic.base import SyntheticSource
 from datamodules.synthetic.ood import SyntheticBarChart, SyntheticComposed, SyntheticCounting
 from datamodules.synthetic.perception import SyntheticObjects, SyntheticReferring, SyntheticSpatial
+from datamodules.synthetic.pretrain import SyntheticGrounding
 from datamodules.synthetic.reasoning import SyntheticGeometry, SyntheticScience
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "SyntheticComposed",
     "SyntheticCounting",
     "SyntheticGeometry",
+    "SyntheticGrounding",
     "SyntheticObjects",
     "SyntheticReferring",
     "SyntheticScience",

@@ -155,7 +155,8 @@ class SyntheticSource(Source):
         eval_size: Number of evaluation records (0: no eval part).
         seed: Seed of the generator.
         image_size: Side of the square images in pixels.
-        difficulty: 1 (few, large, salient shapes) to 3 (more, smaller shapes and distractors).
+        difficulty: 1 (few, large, salient shapes; part of each domain answerable without binding a named
+            shape to its place or reading text) to 3 (more, smaller shapes and distractors).
         box_format: How the model is asked to write boxes (``meta["box_format"]``); ground-truth
             boxes are always pixels of the generated image.
     """
@@ -194,9 +195,9 @@ class SyntheticSource(Source):
         return image, ImageDraw.Draw(image)
 
     def shape_side(self) -> tuple[int, int]:
-        """Range of shape sides: about a quarter of the image at difficulty 1, smaller above."""
+        """Range of shape sides: a fifth to a third of the image at difficulty 1, smaller above."""
         s = self.image_size
-        return {1: (s // 5, s // 4), 2: (s // 7, s // 5), 3: (s // 10, s // 7)}[self.difficulty]
+        return {1: (s // 5, s // 3), 2: (s // 7, s // 5), 3: (s // 10, s // 7)}[self.difficulty]
 
     def box_hint(self) -> str:
         """How the question asks for boxes in ``box_format``."""

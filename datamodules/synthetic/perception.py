@@ -34,8 +34,9 @@ def _render(source: SyntheticSource, shapes: list[tuple[str, str, Box]]):
 class SyntheticObjects(SyntheticSource):
     """Find every shape of a named kind; answer: the list of their boxes (COCO-like, multi-box IoU).
 
-    The scene has 3-4 shapes at difficulty 1 (more at higher difficulty); 1 to ``1 + difficulty``
-    of them are of the asked kind, the others are of other kinds.
+    1 to ``1 + difficulty`` shapes are of the asked kind; ``0`` to ``difficulty`` others are of other
+    kinds. At difficulty 1 half the scenes have no other kind, so a model that can localise shapes but
+    not yet tell kinds apart scores on part of the domain (the tiny base model's starting point).
     """
 
     def default_verifiers(self) -> list[VerifierSpec]:
@@ -45,7 +46,7 @@ class SyntheticObjects(SyntheticSource):
         kind = _pick(rng, list(SHAPES))
         others = [k for k in SHAPES if k != kind]
         n_target = int(rng.integers(1, 2 + self.difficulty))
-        n_total = n_target + int(rng.integers(1, 2 + self.difficulty))
+        n_total = n_target + int(rng.integers(0, 1 + self.difficulty))
         side = self.shape_side()
         shapes: list[tuple[str, str, Box]] = []
         for i in range(n_total):
@@ -90,7 +91,8 @@ class SyntheticReferring(SyntheticSource):
     """"The shape to the left of the red square": answer its box (LISA-like, single-box IoU).
 
     Exactly one shape lies entirely on the named side of the uniquely described anchor; the
-    ``difficulty`` distractors never do.
+    ``difficulty - 1`` distractors never do. At difficulty 1 the scene is the anchor and the target
+    alone, so the answer is also the extreme shape in the named direction.
     """
 
     def default_verifiers(self) -> list[VerifierSpec]:
@@ -116,7 +118,7 @@ class SyntheticReferring(SyntheticSource):
         used: set[tuple[str, str]] = set()
         anchor_desc = _unique_desc(rng, used)
         shapes = [(*anchor_desc, anchor), (*_unique_desc(rng, used), target)]
-        for _ in range(self.difficulty):
+        for _ in range(self.difficulty - 1):
             box = place_box(rng, s, side, [b for _, _, b in shapes])
             if box is not None and not _strictly(relation, box, anchor):
                 shapes.append((*_unique_desc(rng, used), box))
@@ -130,16 +132,20 @@ class SyntheticReferring(SyntheticSource):
 class SyntheticSpatial(SyntheticSource):
     """Spatial relations answered with one word (SAT-like, exact match).
 
-    Templates: left/right of, above/below, and which of two shapes is nearer to a third (answered
-    with its colour). The answer is drawn first, uniformly, so the question text cannot predict it.
+    Templates: left/right of, above/below, which of two shapes is nearer to a third (answered with its
+    colour), and which of 2-3 shapes lies furthest in a direction (answered with its colour; half of
+    the questions at difficulty 1, since it needs no binding of a named shape to its place). The
+    answer is drawn first, uniformly, so the question text cannot predict it.
     """
 
     def default_verifiers(self) -> list[VerifierSpec]:
         return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("exact_match", 2.0)]
 
     def generate(self, rng: np.random.Generator) -> Record:
-        template = _pick(rng, ["left_right", "above_below", "nearest"])
         s, side = self.image_size, self.shape_side()
+        if self.difficulty == 1 and rng.random() < 0.5:
+            return self._extreme(rng, s, side)
+        template = _pick(rng, ["left_right", "above_below", "nearest"])
         used: set[tuple[str, str]] = set()
         while True:
             b = place_box(rng, s, side, region=(s // 3, s // 3, 2 * s // 3, 2 * s // 3))
@@ -181,6 +187,39 @@ class SyntheticSpatial(SyntheticSource):
             if box is not None:
                 shapes.append((*_unique_desc(rng, used), box))
         return Record(question, [_render(self, shapes)], answer, {"template": f"spatial/{template}"})
+
+
+    def _extreme(self, rng: np.random.Generator, s: int, side: tuple[int, int]) -> Record:
+        """Which of 2-3 differently coloured shapes lies furthest left / right / up / down."""
+        direction = _pick(rng, list(_EXTREMES))
+        axis, sign = _EXTREMES[direction]
+        n = int(rng.integers(2, 4))
+        while True:
+            boxes: list[Box] = []
+            for _ in range(n):
+                box = place_box(rng, s, side, boxes)
+                if box is not None:
+                    boxes.append(box)
+            keys = sorted(sign * _center(b)[axis] for b in boxes)
+            if len(boxes) >= 2 and keys[-1] - keys[-2] >= side[0] / 2:  # a clear winner to the eye
+                break
+        used: set[tuple[str, str]] = set()
+        shapes = [(*_unique_desc(rng, used), b) for b in boxes]
+        while len({c for c, _, _ in shapes}) < len(shapes):  # answered by colour: colours must differ
+            used = set()
+            shapes = [(*_unique_desc(rng, used), b) for b in boxes]
+        winner = max(shapes, key=lambda x: sign * _center(x[2])[axis])
+        question = f"Which shape is {direction}? Answer with its colour."
+        return Record(question, [_render(self, shapes)], winner[0], {"template": "spatial/extreme"})
+
+
+#: Question wording -> (axis of the box centre, sign that makes "further" larger).
+_EXTREMES = {
+    "furthest to the left": (0, -1),
+    "furthest to the right": (0, 1),
+    "highest in the image": (1, -1),
+    "lowest in the image": (1, 1),
+}
 
 
 def _center(box: Box) -> tuple[float, float]:

@@ -30,18 +30,31 @@ class SyntheticGeometry(SyntheticSource):
     """A figure with labelled lengths or angles; options A-D (GeoQA-V-like, choice accuracy).
 
     Templates: area or perimeter of a rectangle with labelled sides; the third angle of a triangle
-    with two labelled angles; the hypotenuse of a right triangle with labelled legs.
+    with two labelled angles; the hypotenuse of a right triangle with labelled legs (all need the
+    labels read); the number of sides of a drawn polygon (needs the figure only: half of the
+    questions at difficulty 1, a fifth above).
     """
 
     def default_verifiers(self) -> list[VerifierSpec]:
         return [VerifierSpec(n, w) for n, w in _CHOICE_VERIFIERS]
 
     def generate(self, rng: np.random.Generator) -> Record:
-        template = ["area", "perimeter", "angle", "hypotenuse"][int(rng.integers(4))]
+        labelled = ["area", "perimeter", "angle", "hypotenuse"]
+        sides_share = 0.5 if self.difficulty == 1 else 0.2
+        template = "sides" if rng.random() < sides_share else labelled[int(rng.integers(4))]
         image, draw = self.canvas()
         s = self.image_size
         fs = max(10, s // 9)
-        if template in ("area", "perimeter"):
+        if template == "sides":
+            correct = int(rng.integers(3, 7))
+            radius = s * (0.30 + 0.12 * rng.random())
+            turn = rng.random() * 2 * math.pi / correct
+            pts = [(s / 2 + radius * math.cos(turn + 2 * math.pi * i / correct),
+                    s / 2 + radius * math.sin(turn + 2 * math.pi * i / correct)) for i in range(correct)]
+            draw.polygon(pts, fill=(200, 200, 200), outline=(0, 0, 0), width=2)
+            question = "How many sides does the polygon have?"
+            step = 1
+        elif template in ("area", "perimeter"):
             w, h = (int(v) for v in rng.integers(4, 13, size=2))
             scale = (s - 3 * fs) / 12
             x1, y1 = 1.5 * fs, 1.5 * fs
@@ -89,7 +102,7 @@ class SyntheticGeometry(SyntheticSource):
             correct = hyp
             question = "The triangle has a right angle and two labelled legs. How long is the hypotenuse?"
             step = int(rng.integers(1, 4))
-        options, letter = choice_options(rng, correct, step, low=1)
+        options, letter = choice_options(rng, correct, step, low=3 if template == "sides" else 1)
         question = f"{question} {options_text(options)}. Answer with the option's letter."
         return Record(question, [image], letter, {"options": options, "template": f"geometry/{template}"})
 
@@ -98,19 +111,21 @@ class SyntheticScience(SyntheticSource):
     """A simple science diagram; options A-D (ScienceQA-like, choice accuracy).
 
     Templates: read a thermometer; the top predator of a drawn food chain; the heavier of two
-    objects on a tilted balance.
+    objects on a tilted balance (the last two need the drawn names read). At difficulty 1 half the
+    questions are thermometers with a fixed 0-50 scale, readable from the liquid's height alone.
     """
 
     def default_verifiers(self) -> list[VerifierSpec]:
         return [VerifierSpec(n, w) for n, w in _CHOICE_VERIFIERS]
 
     def generate(self, rng: np.random.Generator) -> Record:
-        template = ["thermometer", "food_chain", "balance"][int(rng.integers(3))]
+        easy = self.difficulty == 1 and rng.random() < 0.5
+        template = "thermometer" if easy else ["thermometer", "food_chain", "balance"][int(rng.integers(3))]
         image, draw = self.canvas()
         s = self.image_size
         fs = max(10, s // 10)
         if template == "thermometer":
-            low = int(rng.integers(-2, 3)) * 10
+            low = 0 if easy else int(rng.integers(-2, 3)) * 10
             value = low + int(rng.integers(1, 10)) * 5
             top, bottom, x = fs, s - 2 * fs, s // 2
             draw.rounded_rectangle((x - 5, top - 3, x + 5, bottom + 3), radius=5, outline=(0, 0, 0), width=2)
