@@ -26,20 +26,17 @@ class RunInterruptCheckpoint(OnExceptionCheckpoint):
     """
 
     def __init__(self, dirpath: str | None = None, filename: str = "interrupted") -> None:
-        super().__init__(dirpath=dirpath or "", filename=filename)
-        self._resolved = dirpath is not None
+        super().__init__(dirpath=dirpath or "", filename=filename)  # "" = resolved at setup
 
     @property
     def ckpt_path(self) -> str:
         # Empty until setup: Lightning's resume lookup (which runs before setup) skips empty candidates.
-        return super().ckpt_path if self._resolved else ""
+        return super().ckpt_path if self.dirpath else ""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if not self._resolved:
-            root = trainer.log_dir or trainer.default_root_dir
-            self.dirpath = os.path.join(root, "checkpoints")
-            self._resolved = True
+        if not self.dirpath:
+            self.dirpath = os.path.join(trainer.log_dir or trainer.default_root_dir, "checkpoints")
 
     def on_exception(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        if self._resolved:  # an exception before setup has nothing worth saving
+        if self.dirpath:  # an exception before setup has nothing worth saving
             super().on_exception(trainer, *args, **kwargs)

@@ -188,7 +188,6 @@ class SyntheticSpatial(SyntheticSource):
                 shapes.append((*_unique_desc(rng, used), box))
         return Record(question, [_render(self, shapes)], answer, {"template": f"spatial/{template}"})
 
-
     def _extreme(self, rng: np.random.Generator, s: int, side: tuple[int, int]) -> Record:
         """Which of 2-3 differently coloured shapes lies furthest left / right / up / down."""
         direction = _pick(rng, list(_EXTREMES))
