@@ -37,7 +37,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from transformers import get_linear_schedule_with_warmup
 
 from datamodules.sample import Sample
 from lightning_modules.base import VLMTask
@@ -46,6 +45,7 @@ from lightning_modules.grpo_loss import AdvantageScale, LossAggregation, group_a
 from lightning_modules.logprobs import completion_logprobs
 from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.rollout import GenerationSettings, generate, process_prompts, repeat_inputs
+from lightning_modules.schedules import warmup_schedule
 from lightning_modules.scoring import score_completions
 
 
@@ -264,5 +264,5 @@ class GRPOModule(VLMTask):
             raise ValueError("the policy has no trainable parameters (everything frozen?)")
         opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
-        sched = get_linear_schedule_with_warmup(opt, int(self.hparams.warmup_ratio * total), max(total, 1))
+        sched = warmup_schedule(opt, int(self.hparams.warmup_ratio * total), max(total, 1), decay="linear")
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -20,11 +20,6 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor
-from transformers import (
-    get_constant_schedule_with_warmup,
-    get_cosine_schedule_with_warmup,
-    get_linear_schedule_with_warmup,
-)
 
 from datamodules.sample import Sample
 from lightning_modules.base import VLMTask
@@ -32,12 +27,11 @@ from lightning_modules.logprobs import completion_logprobs
 from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.policy_utils import find_vision_tower
 from lightning_modules.rollout import GenerationSettings, process_prompts
+from lightning_modules.schedules import DECAYS, warmup_schedule
 from lightning_modules.sft_targets import reference_targets, tokenize_targets
 from lightning_modules.tiny_model import TinyVLMSettings, ensure_tiny_model
 
 Decay = Literal["constant", "linear", "cosine"]
-_SCHEDULES = {"constant": get_constant_schedule_with_warmup, "linear": get_linear_schedule_with_warmup,
-              "cosine": get_cosine_schedule_with_warmup}
 
 
 class SFTModule(VLMTask):
@@ -76,7 +70,7 @@ class SFTModule(VLMTask):
         given = {"lr": lr, "vision_lr": vision_lr, "weight_decay": weight_decay, "warmup_steps": warmup_steps,
                  "decay": decay}
         checks = {"lr": lr > 0, "vision_lr": vision_lr is None or vision_lr >= 0, "weight_decay": weight_decay >= 0,
-                  "warmup_steps": warmup_steps >= 0, "decay": decay in _SCHEDULES}
+                  "warmup_steps": warmup_steps >= 0, "decay": decay in DECAYS}
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid SFTModule option(s) {bad}: got " + ", ".join(f"{k}={given[k]!r}" for k in bad))
@@ -145,11 +139,11 @@ class SFTModule(VLMTask):
         ])
         if hp.decay == "constant":
             # The step-N checkpoint of a long run equals a run with max_steps=N: calibrate by step count.
-            sched = get_constant_schedule_with_warmup(opt, hp.warmup_steps)
+            sched = warmup_schedule(opt, hp.warmup_steps, hp.warmup_steps, decay="constant")
         else:
             max_steps = self.trainer.max_steps
             total = max_steps if max_steps and max_steps > 0 else self.trainer.estimated_stepping_batches
             if not math.isfinite(total):
                 raise ValueError(f"decay={hp.decay!r} needs trainer.max_steps (the mixture stream has no length)")
-            sched = _SCHEDULES[hp.decay](opt, hp.warmup_steps, max(int(total), hp.warmup_steps + 1))
+            sched = warmup_schedule(opt, hp.warmup_steps, max(int(total), hp.warmup_steps + 1), decay=hp.decay)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

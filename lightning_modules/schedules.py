@@ -1,0 +1,51 @@
+"""Learning-rate schedules: linear warm-up, then constant, linear or cosine decay (torch's own schedulers).
+
+Same values step by step as ``transformers``' ``get_{constant,linear,cosine}_schedule_with_warmup`` (a test
+compares them), built from ``torch.optim.lr_scheduler`` instead: importing ``transformers.optimization`` pulls
+in ``transformers.trainer_utils`` and with it ``peft`` — about 34 MiB of resident memory in every training
+process, LoRA or not (measured for issue 8's GRPO-vs-TRL memory comparison).
+"""
+
+from __future__ import annotations
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR
+
+DECAYS = ("constant", "linear", "cosine")
+
+# LinearLR needs a start factor > 0; this one makes the first step's learning rate 0 to float32 precision,
+# as transformers' warm-up (which starts from exactly 0).
+_WARMUP_START = 1e-8
+
+
+def warmup_schedule(optimizer: Optimizer, warmup_steps: int, total_steps: int, decay: str = "linear") -> LRScheduler:
+    """Linear warm-up from 0 over ``warmup_steps``, then ``decay`` until ``total_steps``.
+
+    Args:
+        optimizer: the optimiser whose parameter groups' learning rates are scheduled (each from its own ``lr``).
+        warmup_steps: optimiser steps of linear warm-up (0: none).
+        total_steps: steps at which a linear decay reaches 0 (a cosine one reaches 0 there too); ignored by
+            ``"constant"``.
+        decay: ``"constant"``, ``"linear"`` or ``"cosine"`` after the warm-up.
+
+    Returns:
+        A scheduler to step once per optimiser step.
+
+    Raises:
+        ValueError: for an unknown ``decay`` or negative step counts.
+    """
+    if decay not in DECAYS:
+        raise ValueError(f"decay must be one of {DECAYS}, got {decay!r}")
+    if warmup_steps < 0 or total_steps < 0:
+        raise ValueError(f"warmup_steps and total_steps must be >= 0, got {warmup_steps} and {total_steps}")
+    rest = max(total_steps - warmup_steps, 1)
+    if decay == "linear":
+        after: LRScheduler = LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=rest)
+    elif decay == "cosine":
+        after = CosineAnnealingLR(optimizer, T_max=rest)
+    else:
+        after = ConstantLR(optimizer, factor=1.0, total_iters=0)
+    if warmup_steps == 0:
+        return after
+    warmup = LinearLR(optimizer, start_factor=_WARMUP_START, end_factor=1.0, total_iters=warmup_steps)
+    return SequentialLR(optimizer, [warmup, after], milestones=[warmup_steps])
