@@ -9,13 +9,24 @@ process, LoRA or not (measured for issue 8's GRPO-vs-TRL memory comparison).
 from __future__ import annotations
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR
+from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LambdaLR, LinearLR, LRScheduler, SequentialLR
 
 DECAYS = ("constant", "linear", "cosine")
 
-# LinearLR needs a start factor > 0; this one makes the first step's learning rate 0 to float32 precision,
-# as transformers' warm-up (which starts from exactly 0).
-_WARMUP_START = 1e-8
+
+class _Warmup:
+    """Factor ``step / warmup_steps``: exactly 0 at the first step, as transformers' warm-up.
+
+    (``LinearLR`` cannot start from 0, and a first step at ``1e-8 * lr`` instead of 0 is enough to change
+    where a long run ends up.) A class,
+    not a lambda, so the scheduler pickles with a checkpoint.
+    """
+
+    def __init__(self, warmup_steps: int) -> None:
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step: int) -> float:
+        return min(step / self.warmup_steps, 1.0)
 
 
 def warmup_schedule(optimizer: Optimizer, warmup_steps: int, total_steps: int, decay: str = "linear") -> LRScheduler:
@@ -47,5 +58,5 @@ def warmup_schedule(optimizer: Optimizer, warmup_steps: int, total_steps: int, d
         after = ConstantLR(optimizer, factor=1.0, total_iters=0)
     if warmup_steps == 0:
         return after
-    warmup = LinearLR(optimizer, start_factor=_WARMUP_START, end_factor=1.0, total_iters=warmup_steps)
+    warmup = LambdaLR(optimizer, _Warmup(warmup_steps))
     return SequentialLR(optimizer, [warmup, after], milestones=[warmup_steps])
