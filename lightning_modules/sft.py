@@ -42,7 +42,10 @@ class SFTModule(VLMTask):
         init_tiny: build a fresh tiny Qwen2-VL-architecture model with these settings (seeded, cached under
             ``~/.cache/modomodo``) and train it instead of ``policy.model_name_or_path``; None loads the policy as is.
         think: domain -> text of the ``<think>`` block of its targets; other domains get ``default_think``.
+            ``{option}`` in a text is replaced by the correct option's text of multiple-choice samples.
         default_think: think text of domains not in ``think`` (empty gives ``<think>\\n\\n</think>``).
+        answer: domain -> answer written instead of the canonical one; ``"{option}"`` writes a multiple-choice
+            option's text instead of its letter. Checked to score the maximum reward.
         end_token: token appended to every target so the policy learns to stop.
         lr: peak learning rate of AdamW for the language model.
         vision_lr: peak learning rate of the vision tower; None uses ``lr``.
@@ -58,6 +61,7 @@ class SFTModule(VLMTask):
         init_tiny: TinyVLMSettings | None = None,
         think: dict[str, str] | None = None,
         default_think: str = "",
+        answer: dict[str, str] | None = None,
         end_token: str = "<|im_end|>",
         lr: float = 1e-3,
         vision_lr: float | None = None,
@@ -80,6 +84,7 @@ class SFTModule(VLMTask):
         self.policy = policy or HFPolicy(freeze_vision=False)
         self.init_tiny = init_tiny
         self.think = dict(think or {})
+        self.answer = dict(answer or {})
         self.eval_generation = eval_generation or GenerationSettings(do_sample=False, max_new_tokens=80)
         # Plain dicts keep checkpoints loadable with torch.load(weights_only=True).
         self.hparams.update(eval_generation=dataclasses.asdict(self.eval_generation),
@@ -103,7 +108,7 @@ class SFTModule(VLMTask):
         """
         hp = self.hparams
         rewards = rewards if rewards is not None else self.rewards
-        targets = reference_targets(batch, rewards, self.think, hp.default_think)
+        targets = reference_targets(batch, rewards, self.think, hp.default_think, self.answer)
         ids, mask = tokenize_targets(self.processor.tokenizer, targets, hp.end_token)
         prompts = self.to_device(process_prompts(self.processor, batch))
         logp, _ = completion_logprobs(self.model, prompts, ids.to(self.device), mask.to(self.device))

@@ -5,6 +5,12 @@ The target of a sample is ``DomainReward.reference_completion`` (its canonical a
 end-of-turn token. Targets are tokenised on their own and right-padded, exactly as sampled completions
 are laid out in a GRPO rollout, so :func:`lightning_modules.logprobs.completion_logprobs` scores them
 behind the left-padded prompts and the loss falls on completion tokens only.
+
+Think and answer texts may be templates: ``{option}`` is replaced by the text of the correct option of a
+multiple-choice sample (``meta["options"]`` and its letter). An answer template ``"{option}"`` writes the
+option's value instead of its letter (the choice verifier accepts either): the tiny base learns to read a
+value off the image long before it learns to find that value's letter among the shuffled options printed
+in the prompt (``assets/README.md``).
 """
 
 from __future__ import annotations
@@ -20,28 +26,56 @@ from rewards.composite import DomainReward
 
 
 def reference_targets(
-    samples: Sequence[Sample], rewards: Mapping[str, DomainReward], think: Mapping[str, str], default_think: str = ""
+    samples: Sequence[Sample], rewards: Mapping[str, DomainReward], think: Mapping[str, str], default_think: str = "",
+    answer: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The maximum-reward completion of every sample.
 
     Args:
         samples: the prompts.
         rewards: domain name -> its reward (from the DataModule).
-        think: domain name -> think text; domains not listed get ``default_think``.
+        think: domain name -> think text (a template, see the module docstring); domains not listed get
+            ``default_think``.
         default_think: think text for the other domains.
+        answer: domain name -> answer template written instead of the canonical answer (``"{option}"``: a
+            multiple-choice option's text instead of its letter); it must score the maximum. Domains not listed
+            write the canonical answer.
 
     Returns:
         ``len(samples)`` completion texts.
 
     Raises:
         KeyError: if a sample's domain has no reward.
+        ValueError: if a template needs what a sample lacks, or an answer template does not score the maximum.
     """
     out = []
     for s in samples:
         if s.domain not in rewards:
             raise KeyError(f"sample {s.id!r}: domain {s.domain!r} has no reward; known: {sorted(rewards)}")
-        out.append(rewards[s.domain].reference_completion(s.solution, s.meta, think=think.get(s.domain, default_think)))
+        template = (answer or {}).get(s.domain)
+        out.append(rewards[s.domain].reference_completion(
+            s.solution, s.meta, think=_fill(think.get(s.domain, default_think), s),
+            answer=None if template is None else _fill(template, s)))
     return out
+
+
+def _fill(template: str, sample: Sample) -> str:
+    """``template`` with ``{option}`` replaced by the sample's correct option text (only computed when used)."""
+    return template.replace("{option}", correct_option(sample)) if "{option}" in template else template
+
+
+def correct_option(sample: Sample) -> str:
+    """The text of a multiple-choice sample's correct option (its solution is the option letter).
+
+    Raises:
+        ValueError: if the sample has no ``meta["options"]`` or its solution is not one of their letters.
+    """
+    options = sample.meta.get("options")
+    letter = sample.solution.strip().upper() if isinstance(sample.solution, str) else None
+    if not options or not letter or len(letter) != 1 or not "A" <= letter < chr(ord("A") + len(options)):
+        raise ValueError(f"sample {sample.id!r} ({sample.domain}): a think template uses {{option}}, which needs "
+                         f"meta['options'] and a letter solution; got solution {sample.solution!r}")
+    return str(options[ord(letter) - ord("A")])
 
 
 def tokenize_targets(tokenizer: Any, texts: Sequence[str], end_token: str) -> tuple[Tensor, Tensor]:

@@ -49,8 +49,8 @@ def extract_choice(answer: str, options: Sequence[str] | None) -> str | None:
     """The option letter an answer picks, or None.
 
     Tried in order: the whole answer is a letter; the answer starts with a labelled option;
-    "answer is X" (last occurrence); the answer's text equals an option's text (normalised as
-    in ``exact_match``); the last standalone capital letter among the valid options. The last
+    "answer is X" (last occurrence); the answer's text equals an option's text (exactly, then
+    normalised as in ``exact_match``); the last standalone capital letter among the valid options. The last
     three look only at the last 64 KiB of the answer.
 
     Args:
@@ -68,6 +68,12 @@ def extract_choice(answer: str, options: Sequence[str] | None) -> str | None:
     if match is not None:
         return match.group(1)
     if options:
+        # The option's exact text first: normalisation drops signs and punctuation, so "5" and "-5" (both
+        # options of a thermometer reading) would otherwise both match "5", and the first would win.
+        stripped = answer.strip()
+        for letter, option in zip(LETTERS, options):
+            if option.strip() == stripped:
+                return letter
         normalized = normalize_answer(answer)
         if normalized:
             for letter, option in zip(LETTERS, options):

@@ -171,7 +171,8 @@ class DomainReward:
             except InvalidSolutionError as err:
                 raise InvalidSolutionError(f"sample {sample_id!r} ({name}): {err}") from err
 
-    def reference_completion(self, solution: Any, meta: Mapping[str, Any], think: str = "") -> str:
+    def reference_completion(self, solution: Any, meta: Mapping[str, Any], think: str = "",
+                             answer: str | None = None) -> str:
         """A completion scoring :attr:`max_total`: the primary verifier's canonical answer in the strict format.
 
         The strict pattern's ``.*?`` accepts an empty think, which gives ``<think>\\n\\n</think>``.
@@ -180,9 +181,21 @@ class DomainReward:
             solution: The ground truth.
             meta: The sample's meta.
             think: Text for the think block (must not contain ``</think>`` or ``<answer>``).
+            answer: An equivalent answer to write instead of the canonical one (e.g. a multiple-choice option's
+                text instead of its letter); it is scored, and must reach :attr:`max_total`.
+
+        Raises:
+            ValueError: if ``think`` or ``answer`` contains a format tag, or ``answer`` does not score the maximum.
         """
-        if "</think>" in think or "<answer>" in think or "</answer>" in think:
-            raise ValueError("think must not contain </think>, <answer> or </answer>")
-        source = self.verifiers[self.primary] if self.primary is not None else next(iter(self.verifiers.values()))
-        answer = source.canonical_answer(solution, meta)
-        return f"<think>\n{think}\n</think>\n<answer>\n{answer}\n</answer>"
+        for name, text in (("think", think), ("answer", answer or "")):
+            if "</think>" in text or "<answer>" in text or "</answer>" in text:
+                raise ValueError(f"{name} must not contain </think>, <answer> or </answer>")
+        if answer is None:
+            source = self.verifiers[self.primary] if self.primary is not None else next(iter(self.verifiers.values()))
+            return f"<think>\n{think}\n</think>\n<answer>\n{source.canonical_answer(solution, meta)}\n</answer>"
+        completion = f"<think>\n{think}\n</think>\n<answer>\n{answer}\n</answer>"
+        total = float(self([completion], [solution], [meta]).total[0])
+        if total < self.max_total - 1e-6:
+            raise ValueError(f"answer {answer!r} scores {total:.3f}, not the maximum {self.max_total:.3f}, "
+                             f"for solution {solution!r}")
+        return completion

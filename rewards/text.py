@@ -2,7 +2,8 @@
 
 ``normalize_answer("The Twenty-one dogs.") == ("21", "dogs")``: case-folded word and number
 tokens, punctuation and the articles a/an/the dropped, number words written as digits
-(zero to ninety-nine), numbers in a canonical form (``"1,000.50" -> "1000.5"``), and a
+(zero to ninety-nine), numbers in a canonical form (``"1,000.50" -> "1000.5"``, a leading minus kept:
+``"-5"`` is not ``"5"``), and a
 one-word yes/no synonym (true, correct, yeah, ...) mapped to ``yes``/``no``.
 """
 
@@ -17,8 +18,9 @@ MAX_ANSWER_TOKENS = 256
 # Two stages: _RUN_RE finds runs of letters/digits (starting with a character class, which
 # the regex engine can skip to quickly), _PIECE_RE splits a mixed run into numbers and words.
 # Thousands-separated numbers come first so "1,000" stays one number; letters in any script.
-_RUN_RE = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")
-_PIECE_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
+# A minus sign belongs to a number when it starts the run ("-5", "(-5)"), not inside one ("3-5", "twenty-one").
+_RUN_RE = re.compile(r"(?:(?<![^\W_])-(?=[0-9]))?[^\W_]+(?:[.,][0-9]+)*")
+_PIECE_RE = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _UNITS = {
@@ -35,11 +37,13 @@ _NO = frozenset({"no", "false", "incorrect", "nope", "n"})
 
 
 def _canonical_number(token: str) -> str:
-    token = token.replace(",", "")
+    sign = "-" if token.startswith("-") else ""
+    token = token.lstrip("-").replace(",", "")
     whole, dot, frac = token.partition(".")
     whole = whole.lstrip("0") or "0"
     frac = frac.rstrip("0") if dot else ""
-    return f"{whole}.{frac}" if frac else whole
+    number = f"{whole}.{frac}" if frac else whole
+    return number if number == "0" else sign + number  # "-0" is 0
 
 
 def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[str, ...] | None:
@@ -64,7 +68,7 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
     tokens: list[str] = []
     after_tens = False  # previous token was a tens word, so "twenty one" can become "21"
     for token in raw:
-        if token[0].isdigit():
+        if token[0].isdigit() or token[0] == "-":
             tokens.append(_canonical_number(token))
             after_tens = False
             continue

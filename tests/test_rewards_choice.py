@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from rewards import InvalidSolutionError, build_verifier
+from rewards.choice import extract_choice
 
 pytestmark = pytest.mark.filterwarnings("error::rewards.base.VerifierCrashWarning")
 
@@ -66,3 +67,11 @@ def test_choice_rejects_bad_ground_truth(solution: Any, meta: dict[str, Any], fi
 
 def test_choice_canonical_answer_normalises_letter() -> None:
     assert build_verifier("choice_accuracy").canonical_answer("(c)", OPTS) == "C"
+
+
+def test_option_text_with_a_sign_picks_its_own_option() -> None:
+    """A thermometer's options can hold both "-5" and "5": the answer "5" is option C, not the first look-alike."""
+    options = ["-5", "0", "5", "10"]
+    assert extract_choice("5", options) == "C"
+    assert extract_choice("-5", options) == "A"
+    assert extract_choice(" 0 ", options) == "B"

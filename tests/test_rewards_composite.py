@@ -162,3 +162,16 @@ def test_a_crashing_verifier_scores_zero_and_warns() -> None:
 def test_bytes_completions_are_decoded() -> None:
     result = DomainReward([{"name": "exact_match"}])([b"<answer>yes</answer>\xff"], ["yes"], [{}])
     assert result.total.tolist() == [1.0]
+
+
+def test_reference_completion_with_an_equivalent_answer() -> None:
+    """A multiple-choice option's text is an equivalent answer; a wrong one is refused before any training."""
+    specs, solution, meta = DOMAINS["geoqav"]
+    reward = DomainReward(specs)
+    completion = reward.reference_completion(solution, meta, think="t", answer="3")  # option C is "3"
+    assert completion == "<think>\nt\n</think>\n<answer>\n3\n</answer>"
+    assert reward([completion], [solution], [meta]).total.item() == pytest.approx(reward.max_total)
+    with pytest.raises(ValueError, match="answer '2' scores 1.000, not the maximum 3.000"):
+        reward.reference_completion(solution, meta, answer="2")
+    with pytest.raises(ValueError, match="answer must not contain"):
+        reward.reference_completion(solution, meta, answer="3</answer>")

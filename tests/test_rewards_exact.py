@@ -25,6 +25,10 @@ CASES: list[tuple[str, Any, float, bool]] = [
     (wrap("left"), "right", 0.0, False),  # spatial words are not synonyms
     (wrap("1,000"), "1000", 1.0, False),  # thousands separator
     (wrap("3.50"), "3.5", 1.0, False),  # trailing zeros of a decimal
+    (wrap("-5"), "5", 0.0, False),  # a leading minus is part of the number
+    (wrap("(-5)"), "-5", 1.0, False),  # ... and survives brackets
+    (wrap("-0"), "0", 1.0, False),  # minus zero is zero
+    (wrap("3-5"), "3 5", 1.0, False),  # a hyphen between numbers is not a sign
     (wrap("A cat."), "cat", 1.0, False),  # article + punctuation
     (wrap("cat dog"), "dog cat", 0.0, False),  # word order matters
     ("yes", "yes", 1.0, False),  # no answer block: the whole text (as the paper's code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datamodules import MultiDomainDataModule, SyntheticReferring, SyntheticSpatial
+from datamodules import MultiDomainDataModule, SyntheticGeometry, SyntheticReferring, SyntheticSpatial
 from datamodules.domain import Domain
 from lightning_modules.sft import SFTModule
 from lightning_modules.sft_targets import reference_targets, tokenize_targets
@@ -35,6 +35,27 @@ def test_targets_score_the_maximum(datamodule: MultiDomainDataModule, batch: lis
         total = reward([text], [sample.solution], [sample.meta]).total
         assert total.item() == pytest.approx(3.0), (sample.domain, text)  # format 1 + accuracy / IoU 2
     assert all("compare the positions" in t for s, t in zip(batch, texts) if s.domain == "spatial")
+
+
+def test_think_template_names_the_correct_option(datamodule: MultiDomainDataModule, batch: list) -> None:
+    dm = MultiDomainDataModule(domains=[Domain("geometry", SyntheticGeometry(train_size=8, eval_size=0, seed=3))],
+                               batch_size=8, stop="cycle", seed=0)
+    dm.setup("fit")
+    samples = next(iter(dm.train_dataloader()))
+    texts = reference_targets(samples, dm.rewards, {"geometry": "read the figure: {option}"})
+    for sample, text in zip(samples, texts):
+        value = sample.meta["options"]["ABCD".index(sample.solution)]
+        assert text.startswith(f"<think>\nread the figure: {value}\n</think>"), text
+        assert dm.rewards["geometry"]([text], [sample.solution], [sample.meta]).total.item() == pytest.approx(3.0)
+    # The option's text as the answer instead of its letter: still the maximum reward.
+    texts = reference_targets(samples, dm.rewards, {}, answer={"geometry": "{option}"})
+    for sample, text in zip(samples, texts):
+        value = sample.meta["options"]["ABCD".index(sample.solution)]
+        assert text.endswith(f"<answer>\n{value}\n</answer>"), text
+        assert dm.rewards["geometry"]([text], [sample.solution], [sample.meta]).total.item() == pytest.approx(3.0)
+    # A template with {option} on a domain that has no options is a configuration error, named as such.
+    with pytest.raises(ValueError, match=r"\{option\}.*meta\['options'\]"):
+        reference_targets(batch, datamodule.rewards, {"spatial": "the answer is {option}"})
 
 
 def test_targets_need_a_reward(batch: list) -> None:
