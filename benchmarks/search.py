@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--q", type=int, default=4)
     parser.add_argument("--max_parallel", type=int, default=1)
     parser.add_argument("--timeout_s", type=float, default=1800)
+    parser.add_argument("--means", default="peak,constant",
+                        help="candidate GP means, comma-separated (configs/search.yaml's; 'constant' alone: session 1's)")
     args = parser.parse_args()
     config = SearchConfig(
         base_config=args.base_config,
@@ -42,7 +44,7 @@ def main() -> None:
         drop_callbacks=["ModelCheckpoint", "RunInterruptCheckpoint", "ExportPolicy", "CompletionSamples"],
         rounds=args.rounds,
         proposal=ProposalOptions(q=args.q),
-        gp=GPOptions(),
+        gp=GPOptions(means=args.means.split(",")),
         max_parallel=args.max_parallel,
         threads_per_run=max(1, 2 // args.max_parallel),
         run_timeout_s=args.timeout_s,

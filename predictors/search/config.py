@@ -60,16 +60,25 @@ class GPOptions:
             (P = 1.00); the default, 0.01 (one accuracy point), is a conservative lower bound
             on the seed-to-seed spread of RL fine-tunes scored on a few hundred samples.
             Repeated mixtures (``repeats``) estimate the noise; the floor still bounds it.
+        means: candidate mean functions of the GP (``constant``, ``linear``, ``peak``: a linear trend plus one
+            Gaussian bump). With more than one, every round uses the candidate whose forecasts of the earlier
+            rounds' runs had the smallest squared error, the first one until a round has finished
+            (``predictors/search/mean_choice.py``); ``[peak, constant]`` is what ``benchmarks/simulated_search.py``
+            measures for sequential BO (README).
     """
 
     kernel: Literal["rbf", "matern12", "matern32", "matern52"] = "matern52"
     priors: list[PriorSpec] = field(default_factory=lambda: [0.1, 0.3, 1.0, "dim_scaled"])
     warps: list[Literal["none", "sqrt", "log"]] = field(default_factory=lambda: ["none", "sqrt"])
     noise_floor: float | None = 0.01
+    means: list[Literal["constant", "linear", "peak"]] = field(default_factory=lambda: ["constant"])
 
     def __post_init__(self) -> None:
         if self.noise_floor is not None and not self.noise_floor >= 0:
             raise ValueError(f"gp.noise_floor must be a standard deviation >= 0 or null, got {self.noise_floor}")
+        allowed = ("constant", "linear", "peak")
+        if not self.means or len(set(self.means)) != len(self.means) or any(m not in allowed for m in self.means):
+            raise ValueError(f"gp.means must list distinct candidates from {allowed}, got {self.means}")
 
 
 @dataclass

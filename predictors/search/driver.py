@@ -17,12 +17,13 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from predictors.gp import GPSurrogate
+from predictors.gp import GPSurrogate, MeanName
 from predictors.records import RunRecord, read_records
 from predictors.search.commands import fit_command, validate_command
 from predictors.search.config import SearchConfig
 from predictors.search.execute import read_run_record
 from predictors.search.launchers import Launcher, LocalLauncher, SlurmLauncher
+from predictors.search.mean_choice import MeanChoice, choose_mean
 from predictors.search.plan import PlannedRun, StagePlans, check_simplex, domains_from_config, make_run_id, round_mixture
 from predictors.strategies import BayesOptBatch, build_strategy, seed_mixtures
 from predictors.table import RunTable, table_from_records
@@ -190,13 +191,34 @@ class MixtureSearch:
 
     def _plan_round(self, round_index: int, taken: set[str]) -> list[PlannedRun]:
         table = self.table()
-        surrogate = self.fit_surrogate(table)
+        choice = self.choose_mean(round_index)
+        surrogate = self.fit_surrogate(table, choice.mean)
         p = self.config.proposal
         strategy = BayesOptBatch(p.q, p.acquisition, p.beta, p.pool_size, p.num_restarts, p.raw_samples, seed=p.seed + round_index)
-        return self.proposals_to_runs(strategy.propose(table, surrogate), f"round_{round_index}", "bayes_opt", taken)
+        origin = "bayes_opt" if len(self.config.gp.means) == 1 else f"bayes_opt (mean {choice.mean})"
+        return self.proposals_to_runs(strategy.propose(table, surrogate), f"round_{round_index}", origin, taken)
 
-    def fit_surrogate(self, table: RunTable) -> GPSurrogate:
-        """The GP on ``table`` (at least 2 distinct successful mixtures are needed)."""
+    def choose_mean(self, round_index: int | None = None) -> MeanChoice:
+        """The GP mean of round ``round_index`` (None: after every stage, for the report).
+
+        Recomputed from the records each time, so a resumed search chooses as the uninterrupted one would.
+        """
+        names = self.stage_names()
+        stages = []
+        for name in names if round_index is None else names[: names.index(f"round_{round_index}")]:
+            plan = self.plans.load(name) or []
+            stages.append((name, {r.run_id for r in plan}))
+
+        def make_table(records: Sequence[RunRecord]) -> RunTable | None:
+            try:
+                return _reorder(table_from_records(list(records), [self.config.target]), self.domains)
+            except ValueError:  # no successful run among them
+                return None
+
+        return choose_mean(self.config.gp.means, stages, self.records(), make_table, self.fit_surrogate)
+
+    def fit_surrogate(self, table: RunTable, mean: MeanName | None = None) -> GPSurrogate:
+        """The GP on ``table`` (at least 2 distinct successful mixtures are needed); ``mean`` defaults to the first of ``gp.means``."""
         if table.n < 2:
             raise SearchError(
                 f"the GP needs at least 2 distinct successful mixtures, have {table.n}; "
@@ -205,7 +227,8 @@ class MixtureSearch:
         noise = None if table.noise is None else table.noise[:, 0]
         g = self.config.gp
         floor = None if g.noise_floor is None else g.noise_floor**2
-        return GPSurrogate.fit(table.weights, table.y[:, 0], noise, kernel=g.kernel, priors=g.priors, warps=g.warps, noise_floor=floor)
+        return GPSurrogate.fit(table.weights, table.y[:, 0], noise, kernel=g.kernel, priors=g.priors, warps=g.warps,
+                               noise_floor=floor, mean=mean or g.means[0])
 
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchOutcome:

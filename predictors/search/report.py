@@ -204,7 +204,8 @@ def write_report(search: MixtureSearch) -> Path:
     gp_lines: list[str] = []
     try:
         table = search.table()
-        surrogate = search.fit_surrogate(table)
+        choice = search.choose_mean()
+        surrogate = search.fit_surrogate(table, choice.mean)
     except Exception as err:  # noqa: BLE001 - the report must still come out; say why the GP is missing
         gp_lines = [f"The GP could not be fitted: {err}", ""]
     else:
@@ -224,7 +225,11 @@ def write_report(search: MixtureSearch) -> Path:
         gp_lines += [
             f"- GP argmax (predicted, not run): `{_mix(dict(zip(domains, argmax.tolist())))}` "
             f"with {target} {float(a_mean[0]):.4f} ± {float(a_std[0]):.4f}; run it to confirm.",
-            f"- GP: kernel {config.gp.kernel}, chosen warp {surrogate.warp}, lengthscale prior {surrogate.prior}; "
+            f"- GP: kernel {config.gp.kernel}, mean {choice.mean}"
+            + (f" (of {', '.join(config.gp.means)}: squared forecast error "
+               + ", ".join(f"{m} {e:.4g}" for m, e in choice.errors.items()) + f" over {choice.scored} forecast mixtures)"
+               if len(config.gp.means) > 1 else "")
+            + f", chosen warp {surrogate.warp}, lengthscale prior {surrogate.prior}; "
             + (
                 f"seed noise from repeated mixtures (floor sd {config.gp.noise_floor})."
                 if table.noise is not None
