@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--q", type=int, default=4)
     parser.add_argument("--max_parallel", type=int, default=1)
     parser.add_argument("--timeout_s", type=float, default=1800)
-    parser.add_argument("--means", default="peak,constant",
+    parser.add_argument("--means", default="constant,peak",
                         help="candidate GP means, comma-separated (configs/search.yaml's; 'constant' alone: session 1's)")
     args = parser.parse_args()
     config = SearchConfig(

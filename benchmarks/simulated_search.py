@@ -26,8 +26,8 @@ Strategies, each recommending one mixture:
   in the paper (``obs``), and the argmax of a quadratic refit on all 41 runs (``fit``).
 - (b) sequential BO from the same 11 seeds (q = 1): refit the GP (lengthscale prior chosen
   by leave-one-out density; mean function, by default, chosen prequentially between a
-  parametric peak and a constant, see ``predictors.selection``: the peak first, kept while
-  it forecasts the new runs better), evaluate the qLogNEI argmax on the simplex, repeat; the last
+  parametric peak and a constant, see ``predictors.selection``: the constant first, the peak
+  from the first round its forecasts of the new runs are better; ``--means peak constant`` tries the peak first), evaluate the qLogNEI argmax on the simplex, repeat; the last
   evaluation of the budget exploits (posterior-mean argmax). Recommendation after ``k``
   evaluations: the best GP posterior mean among the evaluated mixtures and a Dirichlet pool,
   polished with SLSQP on the simplex (standard for noisy simple regret).
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--surfaces", nargs="+", default=["quadratic", "sharp", "harmful"])
     parser.add_argument("--priors", nargs="+", default=["0.1", "0.3", "1.0"])
     parser.add_argument("--warps", nargs="+", default=["none"])
-    parser.add_argument("--means", nargs="+", default=["peak", "constant"],
+    parser.add_argument("--means", nargs="+", default=["constant", "peak"],
                         help="GP mean candidates, preferred first, chosen by forecast error of the BO runs (constant: plain GP)")
     parser.add_argument("--kernel", default="matern52", choices=["rbf", "matern32", "matern52"])
     parser.add_argument("--pool", type=int, default=0, help="optimise the acquisition over this many Dirichlet candidates; 0: continuous SLSQP")

@@ -63,8 +63,8 @@ class GPOptions:
         means: candidate mean functions of the GP (``constant``, ``linear``, ``peak``: a linear trend plus one
             Gaussian bump). With more than one, every round uses the candidate whose forecasts of the earlier
             rounds' runs had the smallest squared error, the first one until a round has finished
-            (``predictors/search/mean_choice.py``); ``[peak, constant]`` is what ``benchmarks/simulated_search.py``
-            measures for sequential BO (README).
+            (``predictors/search/mean_choice.py``); ``[constant, peak]`` (``configs/search.yaml``) is what
+            ``benchmarks/simulated_search.py`` measures for sequential BO (README).
     """
 
     kernel: Literal["rbf", "matern12", "matern32", "matern52"] = "matern52"
