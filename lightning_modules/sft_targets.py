@@ -73,7 +73,7 @@ def correct_option(sample: Sample) -> str:
     options = sample.meta.get("options")
     letter = sample.solution.strip().upper() if isinstance(sample.solution, str) else None
     if not options or not letter or len(letter) != 1 or not "A" <= letter < chr(ord("A") + len(options)):
-        raise ValueError(f"sample {sample.id!r} ({sample.domain}): a think template uses {{option}}, which needs "
+        raise ValueError(f"sample {sample.id!r} ({sample.domain}): a think or answer template uses {{option}}, which needs "
                          f"meta['options'] and a letter solution; got solution {sample.solution!r}")
     return str(options[ord(letter) - ord("A")])
 

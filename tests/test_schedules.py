@@ -52,7 +52,7 @@ def test_rejects_unknown_decay_and_negative_steps() -> None:
 
 
 def test_training_entry_point_does_not_load_peft() -> None:
-    """peft (about 34 MiB resident) is loaded only when a LoRA policy asks for it."""
+    """peft (tens of MiB resident) is loaded only when a LoRA policy asks for it."""
     code = "import sys, main; print('peft' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
