@@ -8,10 +8,13 @@ memory on top of Lightning; 9 MiB off the peak of issue 8's GRPO-vs-TRL benchmar
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LambdaLR, LinearLR, LRScheduler, SequentialLR
 
-DECAYS = ("constant", "linear", "cosine")
+Decay = Literal["constant", "linear", "cosine"]
+DECAYS: tuple[str, ...] = get_args(Decay)
 
 
 class _Warmup:
@@ -29,7 +32,7 @@ class _Warmup:
         return min(step / self.warmup_steps, 1.0)
 
 
-def warmup_schedule(optimizer: Optimizer, warmup_steps: int, total_steps: int, decay: str = "linear") -> LRScheduler:
+def warmup_schedule(optimizer: Optimizer, warmup_steps: int, total_steps: int, decay: Decay = "linear") -> LRScheduler:
     """Linear warm-up from 0 over ``warmup_steps``, then ``decay`` until ``total_steps``.
 
     Args:

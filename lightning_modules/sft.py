@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -27,11 +27,9 @@ from lightning_modules.logprobs import completion_logprobs
 from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.policy_utils import find_vision_tower
 from lightning_modules.rollout import GenerationSettings, process_prompts
-from lightning_modules.schedules import DECAYS, warmup_schedule
+from lightning_modules.schedules import DECAYS, Decay, warmup_schedule
 from lightning_modules.sft_targets import reference_targets, tokenize_targets
 from lightning_modules.tiny_model import TinyVLMSettings, ensure_tiny_model
-
-Decay = Literal["constant", "linear", "cosine"]
 
 
 class SFTModule(VLMTask):

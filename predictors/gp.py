@@ -33,7 +33,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -60,6 +60,7 @@ KERNELS: dict[str, Callable[[int, Prior | None], Kernel]] = {
 KernelName = Literal["rbf", "matern12", "matern32", "matern52"]
 WarpName = Literal["none", "sqrt", "log"]
 MeanName = Literal["constant", "linear", "peak"]
+MEAN_NAMES: tuple[str, ...] = get_args(MeanName)
 PriorSpec = float | Literal["dim_scaled", "none"]
 DEFAULT_PRIORS: tuple[PriorSpec, ...] = (0.1, 0.3, 1.0, "dim_scaled")
 _LOG_EPS = 1e-3  # weights below ~0.1% count as "absent" under the log warp
@@ -126,8 +127,8 @@ class MixtureGP(ExactGP, GPyTorchModel):
         d = train_x.shape[-1]
         if kernel not in KERNELS:
             raise ValueError(f"unknown kernel {kernel!r}; valid: {sorted(KERNELS)}")
-        if mean not in ("constant", "linear", "peak"):
-            raise ValueError(f"unknown mean {mean!r}; valid: constant, linear, peak")
+        if mean not in MEAN_NAMES:
+            raise ValueError(f"unknown mean {mean!r}; valid: {', '.join(MEAN_NAMES)}")
         self.warp, self.mean_name = warp, mean
         self.mean_module: Mean = {"linear": LinearMean, "peak": PeakMean}[mean](d) if mean != "constant" else ConstantMean()
         self.covar_module = ScaleKernel(KERNELS[kernel](d, lengthscale_prior(prior, d)))

@@ -31,6 +31,11 @@ def forecast_error(surrogate: GPSurrogate, x: Tensor, y: Tensor) -> float:
     return float(((y - mean) ** 2).sum())
 
 
+def least_error(means: Sequence[str], errors: dict[str, float]) -> str:
+    """The candidate with the smallest error; on ties the one listed first (the preferred one)."""
+    return min(means, key=lambda m: (errors[m], list(means).index(m)))
+
+
 class PrequentialMeanSelector:
     """Fits a GP per candidate mean and keeps the one whose forecasts held up best.
 
@@ -80,4 +85,4 @@ class PrequentialMeanSelector:
     @property
     def leader(self) -> str:
         """The candidate with the smallest cumulative forecast error (the first one on ties)."""
-        return min(self.means, key=lambda m: (self.scores[m], self.means.index(m)))
+        return least_error(self.means, self.scores)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from predictors.gp import MEAN_NAMES, KernelName, MeanName, PriorSpec, WarpName
+
 SeedKind = Literal["single", "exclude_one", "uniform"]
-PriorSpec = float | Literal["dim_scaled", "none"]
 
 
 @dataclass
@@ -67,18 +68,17 @@ class GPOptions:
             ``benchmarks/simulated_search.py`` measures for sequential BO (README).
     """
 
-    kernel: Literal["rbf", "matern12", "matern32", "matern52"] = "matern52"
+    kernel: KernelName = "matern52"
     priors: list[PriorSpec] = field(default_factory=lambda: [0.1, 0.3, 1.0, "dim_scaled"])
-    warps: list[Literal["none", "sqrt", "log"]] = field(default_factory=lambda: ["none", "sqrt"])
+    warps: list[WarpName] = field(default_factory=lambda: ["none", "sqrt"])
     noise_floor: float | None = 0.01
-    means: list[Literal["constant", "linear", "peak"]] = field(default_factory=lambda: ["constant"])
+    means: list[MeanName] = field(default_factory=lambda: ["constant"])
 
     def __post_init__(self) -> None:
         if self.noise_floor is not None and not self.noise_floor >= 0:
             raise ValueError(f"gp.noise_floor must be a standard deviation >= 0 or null, got {self.noise_floor}")
-        allowed = ("constant", "linear", "peak")
-        if not self.means or len(set(self.means)) != len(self.means) or any(m not in allowed for m in self.means):
-            raise ValueError(f"gp.means must list distinct candidates from {allowed}, got {self.means}")
+        if not self.means or len(set(self.means)) != len(self.means) or any(m not in MEAN_NAMES for m in self.means):
+            raise ValueError(f"gp.means must list distinct candidates from {MEAN_NAMES}, got {self.means}")
 
 
 @dataclass

@@ -203,6 +203,9 @@ class MixtureSearch:
 
         Recomputed from the records each time, so a resumed search chooses as the uninterrupted one would.
         """
+        means = self.config.gp.means
+        if len(means) == 1:  # nothing to choose: no plans or records to read
+            return MeanChoice(mean=means[0], errors={means[0]: 0.0}, scored=0)
         names = self.stage_names()
         stages = []
         for name in names if round_index is None else names[: names.index(f"round_{round_index}")]:
@@ -215,7 +218,7 @@ class MixtureSearch:
             except ValueError:  # no successful run among them
                 return None
 
-        return choose_mean(self.config.gp.means, stages, self.records(), make_table, self.fit_surrogate)
+        return choose_mean(means, stages, self.records(), make_table, self.fit_surrogate)
 
     def fit_surrogate(self, table: RunTable, mean: MeanName | None = None) -> GPSurrogate:
         """The GP on ``table`` (at least 2 distinct successful mixtures are needed); ``mean`` defaults to the first of ``gp.means``."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from predictors.gp import GPSurrogate, MeanName
 from predictors.records import RunRecord
-from predictors.selection import forecast_error
+from predictors.selection import forecast_error, least_error
 from predictors.table import RunTable
 
 # (stage name, run ids planned in it), in the order the stages ran.
@@ -71,5 +71,4 @@ def choose_mean(
             for mean in means:
                 errors[mean] += forecast_error(fit(before, mean), after.weights, after.y[:, 0])
             scored += after.n
-    best = min(means, key=lambda m: (errors[m], list(means).index(m)))
-    return MeanChoice(mean=best, errors=errors, scored=scored)
+    return MeanChoice(mean=least_error(means, errors), errors=errors, scored=scored)
