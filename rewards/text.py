@@ -3,7 +3,7 @@
 ``normalize_answer("The Twenty-one dogs.") == ("21", "dogs")``: case-folded word and number
 tokens, punctuation and the articles a/an/the dropped, number words written as digits
 (zero to ninety-nine), numbers in a canonical form (``"1,000.50" -> "1000.5"``, a leading minus kept:
-``"-5"`` is not ``"5"``), and a
+``"-5"`` is not ``"5"``, and a typographic minus sign, U+2212, is a minus), and a
 one-word yes/no synonym (true, correct, yeah, ...) mapped to ``yes``/``no``.
 """
 
@@ -21,6 +21,10 @@ MAX_ANSWER_TOKENS = 256
 # A minus sign belongs to a number when it starts the run ("-5", "(-5)"), not inside one ("3-5", "twenty-one").
 _RUN_RE = re.compile(r"(?:(?<![^\W_])-(?=[0-9]))?[^\W_]+(?:[.,][0-9]+)*")
 _PIECE_RE = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
+
+# Typeset answers (math datasets, models trained on them) write U+2212 MINUS SIGN or its small / full-width
+# forms; without this the sign would be dropped as punctuation and U+2212 followed by 5 would equal "5".
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _UNITS = {
@@ -57,7 +61,7 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
         The normalised tokens (possibly empty), or None if the text has more than ``max_tokens``.
     """
     raw: list[str] = []
-    for run in islice(_RUN_RE.finditer(text), max_tokens + 1):
+    for run in islice(_RUN_RE.finditer(text.translate(_MINUS_SIGNS)), max_tokens + 1):
         piece = run.group(0)
         if piece.isalpha():
             raw.append(piece)

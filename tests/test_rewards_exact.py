@@ -27,6 +27,9 @@ CASES: list[tuple[str, Any, float, bool]] = [
     (wrap("3.50"), "3.5", 1.0, False),  # trailing zeros of a decimal
     (wrap("-5"), "5", 0.0, False),  # a leading minus is part of the number
     (wrap("(-5)"), "-5", 1.0, False),  # ... and survives brackets
+    (wrap("\u22125"), "-5", 1.0, False),  # the typographic minus sign is a minus
+    (wrap("\u22125"), "5", 0.0, False),  # ... so it is not dropped as punctuation
+    (wrap("3\u22125"), "3 5", 1.0, False),  # ... and, between numbers, not a sign either
     (wrap("-0"), "0", 1.0, False),  # minus zero is zero
     (wrap("3-5"), "3 5", 1.0, False),  # a hyphen between numbers is not a sign
     (wrap("A cat."), "cat", 1.0, False),  # article + punctuation
