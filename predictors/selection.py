@@ -46,7 +46,7 @@ class PrequentialMeanSelector:
         **fit_options: passed to :meth:`predictors.gp.GPSurrogate.fit` (kernel, priors, ...).
     """
 
-    def __init__(self, means: Sequence[MeanName] = ("peak", "constant"), **fit_options: Any) -> None:
+    def __init__(self, means: Sequence[MeanName] = ("constant", "peak"), **fit_options: Any) -> None:
         if not means:
             raise ValueError("PrequentialMeanSelector needs at least one candidate mean")
         if "mean" in fit_options:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from predictors.gp import GPSurrogate, fit_mixture_gp, loo_predictive
-from predictors.means import PeakMean, leave_one_out_means, peak_values, prefit_peak
+from predictors.means import MAX_HEIGHT_RATIO, PeakMean, leave_one_out_means, peak_values, prefit_peak
 from predictors.search.config import GPOptions
 from predictors.search.report import prob_better
 from predictors.selection import PrequentialMeanSelector
@@ -25,6 +25,20 @@ def test_prefit_locates_a_peak_seen_only_on_its_flanks() -> None:
     params = prefit_peak(x, (y - y.mean()) / y.std())
     assert float((params[2] - center).norm()) < 0.03
     assert 0.1 < params[3] < 0.2
+
+
+def test_prefit_on_noise_forecasts_no_spike() -> None:
+    """Unbounded, the least-squares peak on 11 runs of pure noise was 40-9,000 sd tall: forecasts stay in range now."""
+    x = seed_mixtures(5)
+    pool = dirichlet_pool(5, 2048, seed=0)
+    for seed in range(3):
+        t = torch.randn(len(x), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        t = (t - t.mean()) / t.std()
+        params = prefit_peak(x, t)
+        spread = float(t.max() - t.min())
+        assert 0 <= params[1] <= MAX_HEIGHT_RATIO * spread + 1e-9
+        forecast = peak_values(params, pool)
+        assert float(forecast.max()) < float(t.max()) + (MAX_HEIGHT_RATIO + 1) * spread
 
 
 def test_peak_mean_forward_matches_its_formula() -> None:
