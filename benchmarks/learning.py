@@ -10,6 +10,7 @@ Run from the repository root (one thread per process is much faster than two on 
     OMP_NUM_THREADS=1 python benchmarks/learning.py
     OMP_NUM_THREADS=1 python benchmarks/learning.py --base assets/tiny-base --json runs/learning.json \\
         -- --trainer.max_steps 150 --model.init_args.lr 2e-4        # anything after -- goes to the GRPO CLI
+    OMP_NUM_THREADS=1 python benchmarks/learning.py --eval-only --by-template   # the base alone, per question template
 
 Target: mean in-domain score up by >= 10 points absolute, every training domain's format rate >= 0.9 after RL.
 The exit code is 0 when the target is met, 1 otherwise.
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +35,14 @@ import torch  # noqa: E402
 
 from lightning_modules.rollout import generate, process_prompts  # noqa: E402
 from lightning_modules.scoring import eval_scores  # noqa: E402
+from rewards.parsing import extract_answer  # noqa: E402
 from main import main  # noqa: E402
 
 FORMAT = "think_answer_format"
 
 
 @torch.no_grad()
-def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, float]]:
+def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, Any]]:
     """Greedy evaluation of every benchmark, as ``GRPOModule`` validates (same prompts, decoding and metric).
 
     Args:
@@ -47,37 +50,56 @@ def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, float]]:
         datamodule: the run's ``MultiDomainDataModule``.
 
     Returns:
-        benchmark -> ``{"score", "format", "n", "role"}`` (role 1.0 for in-domain, 0.0 for out-of-domain).
+        benchmark -> ``{"score", "format", "n", "role", "templates"}`` (role 1.0 for in-domain, 0.0 for
+        out-of-domain; templates: the question template, ``meta["template"]``, -> ``{"score", "n", "top_answer",
+        "top_share"}``, the most frequent answer and its share: a constant answer shows a prior, not a skill).
     """
     datamodule.setup("validate")
     was_training = module.model.training
     module.model.eval()
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for bench, loader in zip(datamodule.eval_benchmarks, datamodule.val_dataloader()):
         scores: list[float] = []
         formats: list[float] = []
+        by_template: dict[str, list[float]] = {}
+        answers: dict[str, Counter[str]] = {}
         for batch in loader:
             inputs = {k: v.to(module.device) if isinstance(v, torch.Tensor) else v
                       for k, v in process_prompts(module.processor, batch).items()}
             texts = generate(module.model, module.processor, inputs, module.eval_generation).texts
-            scores += eval_scores(batch, texts, datamodule.rewards)
+            batch_scores = eval_scores(batch, texts, datamodule.rewards)
+            scores += batch_scores
+            for sample, score, text in zip(batch, batch_scores, texts):
+                template = str(sample.meta.get("template", bench.name))
+                by_template.setdefault(template, []).append(score)
+                answers.setdefault(template, Counter())[(extract_answer(text) or "").strip()[:24]] += 1
             reward = datamodule.rewards[bench.name]
             result = reward(texts, [s.solution for s in batch], [s.meta for s in batch]).results
             formats += list(result[FORMAT].scores) if FORMAT in result else [float("nan")] * len(batch)
         out[bench.name] = {"score": sum(scores) / len(scores), "format": sum(formats) / len(formats),
-                           "n": float(len(scores)), "role": 1.0 if bench.role == "in" else 0.0}
+                           "n": float(len(scores)), "role": 1.0 if bench.role == "in" else 0.0,
+                           "templates": {t: {"score": sum(v) / len(v), "n": float(len(v)),
+                                             "top_answer": answers[t].most_common(1)[0][0],
+                                             "top_share": answers[t].most_common(1)[0][1] / len(v)}
+                                         for t, v in sorted(by_template.items())}}
     module.model.train(was_training)
     return out
 
 
-def pooled(results: dict[str, dict[str, float]], role: float) -> float:
+def pooled(results: dict[str, dict[str, Any]], role: float) -> float:
     """Size-weighted mean score of the benchmarks of one role (the paper's In-Score / Out-Score)."""
     rows = [r for r in results.values() if r["role"] == role]
     return sum(r["score"] * r["n"] for r in rows) / max(1.0, sum(r["n"] for r in rows))
 
 
-def table(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> str:
-    """Markdown table of scores and format rates before and after RL."""
+def table(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]] | None = None) -> str:
+    """Markdown table of scores and format rates before and (when given) after RL."""
+    if after is None:
+        lines = ["| benchmark | role | score | format |", "|---|---|---|---|"]
+        lines += [f"| {name} | {'in' if b['role'] else 'out'} | {b['score']:.3f} | {b['format']:.2f} |"
+                  for name, b in before.items()]
+        lines += [f"| **{label}** | | {pooled(before, role):.3f} | |" for label, role in (("In-Score", 1.0), ("Out-Score", 0.0))]
+        return "\n".join(lines)
     lines = ["| benchmark | role | score before | score after | change | format before | format after |",
              "|---|---|---|---|---|---|---|"]
     for name, b in before.items():
@@ -90,8 +112,32 @@ def table(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]
     return "\n".join(lines)
 
 
-def run(base: str, config: str, overrides: list[str]) -> dict[str, Any]:
+def template_table(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]] | None = None) -> str:
+    """Markdown table of scores per question template (where a model is above chance, and what RL moved).
+
+    The last column is the most frequent answer (after RL when ``after`` is given) and its share.
+    """
+    head = "| template | n | " + ("score before | score after | change |" if after else "score |") + " top answer (share) |"
+    lines = [head, "|---|---|---|---|" + ("---|---|" if after else "")]
+    for name, b in before.items():
+        for tpl, row in b["templates"].items():
+            line = f"| {tpl} | {row['n']:.0f} | {row['score']:.3f} |"
+            final = row
+            if after:
+                final = after[name]["templates"][tpl]
+                line += f" {final['score']:.3f} | {final['score'] - row['score']:+.3f} |"
+            lines.append(line + f" {final['top_answer'][:24]!r} ({final['top_share']:.2f}) |")
+    return "\n".join(lines)
+
+
+def run(base: str, config: str, overrides: list[str], train: bool = True) -> dict[str, Any]:
     """Evaluate ``base``, run GRPO from it with ``config`` (+ CLI ``overrides``), evaluate again.
+
+    Args:
+        base: the base model directory.
+        config: the GRPO run config.
+        overrides: extra LightningCLI arguments.
+        train: False evaluates the base only (``after`` is None).
 
     Returns:
         ``{"before", "after", "fit_seconds", "args"}``.
@@ -101,6 +147,8 @@ def run(base: str, config: str, overrides: list[str]) -> dict[str, Any]:
     module, datamodule, trainer = cli.model, cli.datamodule, cli.trainer
     module.configure_model()
     before = evaluate(module, datamodule)
+    if not train:
+        return {"before": before, "after": None, "fit_seconds": 0.0, "args": args}
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - start
@@ -108,7 +156,7 @@ def run(base: str, config: str, overrides: list[str]) -> dict[str, Any]:
     return {"before": before, "after": after, "fit_seconds": fit_seconds, "args": args}
 
 
-def target_met(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> bool:
+def target_met(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> bool:
     """In-Score up by >= 0.10 and every in-domain format rate >= 0.9 after RL."""
     formats_ok = all(r["format"] >= 0.9 for r in after.values() if r["role"] == 1.0)
     return pooled(after, 1.0) - pooled(before, 1.0) >= 0.10 and formats_ok
@@ -120,17 +168,25 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--base", default="assets/tiny-base", help="base model directory (the GRPO policy)")
     parser.add_argument("--config", default="configs/mix.yaml", help="GRPO run config")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--by-template", action="store_true", help="also print the scores per question template")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate the base only (no GRPO run)")
     return parser.parse_args(own), extra
 
 
 if __name__ == "__main__":
     opts, extra_args = _parse(sys.argv[1:])
     sys.argv = sys.argv[:1]  # LightningCLI gets its arguments from `args`, not from this script's command line
-    res = run(opts.base, opts.config, extra_args)
-    print(table(res["before"], res["after"]))
-    ok = target_met(res["before"], res["after"])
-    print(f"\nGRPO fit (training + its validations): {res['fit_seconds'] / 60:.1f} min; target met: {ok}")
+    res = run(opts.base, opts.config, extra_args, train=not opts.eval_only)
     if opts.json:
         Path(opts.json).parent.mkdir(parents=True, exist_ok=True)
         Path(opts.json).write_text(json.dumps(res, indent=2))
+    print(table(res["before"], res["after"]))
+    if opts.eval_only:
+        if opts.by_template:
+            print("\n" + template_table(res["before"]))
+        sys.exit(0)
+    if opts.by_template:
+        print("\n" + template_table(res["before"], res["after"]))
+    ok = target_met(res["before"], res["after"])
+    print(f"\nGRPO fit (training + its validations): {res['fit_seconds'] / 60:.1f} min; target met: {ok}")
     sys.exit(0 if ok else 1)
