@@ -126,7 +126,7 @@ def template_table(before: dict[str, dict[str, Any]], after: dict[str, dict[str,
             if after:
                 final = after[name]["templates"][tpl]
                 line += f" {final['score']:.3f} | {final['score'] - row['score']:+.3f} |"
-            lines.append(line + f" {final['top_answer'][:24]!r} ({final['top_share']:.2f}) |")
+            lines.append(line + f" {final['top_answer']!r} ({final['top_share']:.2f}) |")
     return "\n".join(lines)
 
 
