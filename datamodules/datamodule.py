@@ -42,6 +42,31 @@ def _identity(batch: MixtureBatch) -> MixtureBatch:
     return batch
 
 
+class _MixtureLoader(DataLoader):
+    """The training DataLoader; when its stream ends (a domain ran out under ``first_exhausted``) it stops the Trainer.
+
+    Under ``max_steps`` with ``max_epochs: null`` Lightning would otherwise start empty epochs forever: each
+    ``iter()`` restarts from the last consumed batch and ends again at once. This runs in the training process
+    whatever the number of workers, and for any LightningModule. Without a Trainer it also commits the sampler
+    state of each batch it hands out when workers build them (their own commits stay in their processes).
+    """
+
+    def __init__(self, *args: Any, datamodule: pl.LightningDataModule | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._datamodule = datamodule
+
+    def __iter__(self) -> Any:
+        dm = self._datamodule
+        for batch in super().__iter__():
+            if dm is not None and dm.trainer is None and self.num_workers > 0:
+                # No Trainer to call on_before_batch_transfer, and the workers' commits stay in their copies of
+                # the stream: commit here, in the process that consumes the batch.
+                dm.on_before_batch_transfer(batch, 0)
+            yield batch
+        if dm is not None and dm.trainer is not None:
+            dm.trainer.should_stop = True
+
+
 class _EvalSet(Dataset):
     """Map-style view of a prepared eval part (``Dataset[Sample]``)."""
 
@@ -230,12 +255,13 @@ class MultiDomainDataModule(pl.LightningDataModule):
             self._sampler.load_state_dict(previous)
             self._stream.committed = self._sampler.state_dict()
         self._state_to_load = None
-        return DataLoader(
+        return _MixtureLoader(
             self._stream,
             batch_size=None,
             collate_fn=_identity,
             num_workers=self.num_workers,
             persistent_workers=False,
+            datamodule=self,
         )
 
     def _eval_loaders(self) -> list[DataLoader]:

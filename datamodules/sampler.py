@@ -61,10 +61,10 @@ class MixtureSampler:
             if wi > 0 and size <= 0:
                 raise ValueError(f"domain {name!r} has weight {wi} but no training examples")
         self.weights = w / w.sum()
-        # Cumulative weights for inverse-CDF sampling; the last bin is closed explicitly so that
-        # rounding in the cumsum can never select past the end.
+        # Cumulative weights for inverse-CDF sampling; the last bin with weight is closed explicitly so that
+        # rounding in the cumsum can never select past it (a zero-weight domain after it must never be drawn).
         self._cdf = np.cumsum(self.weights)
-        self._cdf[-1] = math.inf
+        self._cdf[int(np.flatnonzero(self.weights > 0)[-1]):] = math.inf
         self.seed = int(seed)
         self.stop = stop
         self.replacement = bool(replacement)

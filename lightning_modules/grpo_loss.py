@@ -121,7 +121,13 @@ def grpo_loss(
     Returns:
         :class:`LossOutput` with the loss to minimise and detached statistics.
     """
+    valid = mask > 0
     mask = mask.to(logp.dtype)
+    # Padding may hold any log-probability (an unlikely pad token): exp() of it can overflow to inf, and inf * 0 is
+    # NaN, which would void the whole step. Masked positions get ratio 1 and KL 0 before anything is exponentiated.
+    logp = torch.where(valid, logp, old_logp)
+    if ref_logp is not None:
+        ref_logp = torch.where(valid, ref_logp, logp)
     ratio = torch.exp(logp - old_logp)
     adv = advantages.unsqueeze(1)
     unclipped = ratio * adv

@@ -60,3 +60,24 @@ def test_resume_from_checkpoint_continues_the_exact_sequence(tmp_path) -> None:
     second = _Recorder()
     _trainer(tmp_path / "b", 8, enable_checkpointing=False).fit(second, datamodule=_dm(), ckpt_path=ckpt)
     assert first.seen + second.seen == full.seen
+
+
+def test_first_exhausted_run_stops_when_a_domain_runs_out(tmp_path) -> None:
+    """max_steps far beyond the data and max_epochs null (as the configs): the run must end, every batch used once."""
+    domains = [
+        Domain("spatial", SyntheticSpatial(train_size=6, eval_size=2, seed=1)),
+        Domain("counting", SyntheticCounting(train_size=30, eval_size=2, seed=2)),
+    ]
+    dm = MultiDomainDataModule(domains, batch_size=2, seed=3, stop="first_exhausted")
+    model = _Recorder()
+
+    class _Guard(pl.Callback):  # without the fix Lightning starts empty epochs forever: fail instead of hanging
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            assert trainer.current_epoch < 3, "empty epochs after the stream ended"
+
+    trainer = _trainer(tmp_path, 1000, max_epochs=None, enable_checkpointing=False, callbacks=[_Guard()])
+    trainer.fit(model, datamodule=dm)
+    ids = [i for batch in model.seen for i in batch]
+    assert 0 < trainer.global_step == len(model.seen) < 1000
+    assert len(ids) == len(set(ids))  # without replacement: nothing drawn twice
+    assert sum(i.startswith("spatial") for i in ids) == 6  # stopped at the first draw after spatial ran out

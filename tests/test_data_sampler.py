@@ -25,6 +25,25 @@ def test_domain_frequencies_follow_weights() -> None:
     assert sampler.drawn_counts == dict(zip(weights, observed))
 
 
+def test_a_zero_weight_domain_listed_last_is_never_drawn() -> None:
+    # Ten weights of 0.1 sum to 0.9999999999999999 in floating point: the generator's largest output (1 - 2**-53)
+    # is not below that, so an open last bin would hand the rounding slack to the zero-weight domain.
+    sizes = {**{f"d{i}": 5 for i in range(10)}, "zero": 0}
+    sampler = MixtureSampler(sizes, {**{f"d{i}": 0.1 for i in range(10)}, "zero": 0.0}, seed=0, replacement=True)
+    largest = np.nextafter(1.0, 0.0)
+    assert np.cumsum(sampler.weights)[-2] <= largest
+
+    class _Top:  # the generator at its largest draw
+        def random(self) -> float:
+            return float(largest)
+
+        def integers(self, n: int) -> int:
+            return n - 1
+
+    sampler._rng = _Top()  # type: ignore[assignment]
+    assert sampler.draw()[0] == "d9"
+
+
 def test_without_replacement_visits_every_example_once_per_epoch() -> None:
     sampler = MixtureSampler({"a": 7, "b": 5}, {"a": 1, "b": 1}, seed=3, stop="cycle")
     draws = _draws(sampler, 200)
@@ -96,6 +115,17 @@ def test_resume_after_k_steps_reproduces_the_sequence(stop: str) -> None:
     tail = _ids(itertools.islice(resumed.train_dataloader(), 7))
     assert head + tail == reference
     assert sum(resumed.drawn_counts.values()) == 12 * 3
+
+
+def test_resume_with_worker_processes_and_no_trainer() -> None:
+    # Workers build the batches in their own copies of the stream; the state must still advance here.
+    reference = _ids(itertools.islice(_module(stop="cycle").train_dataloader(), 7))
+    run = _module(stop="cycle", num_workers=2)
+    head = _ids(itertools.islice(iter(run.train_dataloader()), 4))
+    assert run.state_dict()["sampler"]["draws"] == 4 * 3
+    resumed = _module(stop="cycle")
+    resumed.load_state_dict(run.state_dict())
+    assert head + _ids(itertools.islice(resumed.train_dataloader(), 3)) == reference
 
 
 def test_lightning_prefetch_does_not_skip_batches_on_resume() -> None:

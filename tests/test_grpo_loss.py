@@ -100,3 +100,20 @@ def test_gradient_at_ratio_one_is_advantage():
     out = grpo_loss(logp, logp.detach(), torch.tensor([1.0, -1.0], dtype=torch.float64), torch.ones(2, 2), beta=0.0)
     out.loss.backward()
     assert logp.grad.flatten().tolist() == pytest.approx([-0.25, -0.25, 0.25, 0.25])
+
+
+@pytest.mark.parametrize("aggregation", ["grpo", "token_mean", "dr_grpo"])
+def test_padding_never_reaches_the_loss_even_at_extreme_log_probs(aggregation):
+    # A padded column holding an unlikely token: exp(ref - logp) overflows float32, and inf * 0 would be NaN.
+    logp = torch.tensor([[-0.5, -120.0], [-1.0, -200.0]], requires_grad=True)
+    old = torch.tensor([[-0.5, -0.1], [-1.0, -0.2]])
+    ref = torch.tensor([[-0.6, -0.1], [-0.7, -0.3]])
+    adv = torch.tensor([1.0, -1.0])
+    mask = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    out = grpo_loss(logp, old, adv, mask, ref, beta=0.04, aggregation=aggregation, max_completion_length=2)
+    out.loss.backward()
+    unpadded = grpo_loss(logp.detach()[:, :1], old[:, :1], adv, mask[:, :1], ref[:, :1], beta=0.04,
+                         aggregation=aggregation, max_completion_length=2)
+    assert torch.isfinite(out.loss) and torch.isfinite(out.kl)
+    assert out.loss.item() == pytest.approx(unpadded.loss.item()) and out.kl.item() == pytest.approx(unpadded.kl.item())
+    assert torch.isfinite(logp.grad).all() and logp.grad[:, 1].abs().sum() == 0
