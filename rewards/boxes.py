@@ -31,9 +31,9 @@ BOX_RE = re.compile(
     rf"\[{_S}({_NUM}){_S},{_S}({_NUM}){_S},{_S}({_NUM}){_S},{_S}({_NUM}){_S}\]"
     rf"|\({_S}({_NUM}){_S},{_S}({_NUM}){_S}\){_S},?{_S}\({_S}({_NUM}){_S},{_S}({_NUM}){_S}\)"
 )
-# "confidence" / "conf" / "score" in any case, spelled out so the engine can skip to [CcSs].
+# "confidence" / "conf" / "score" in any case, spelled out so the engine can skip to [CcSs]; the value may be quoted.
 _CONFIDENCE_RE = re.compile(
-    rf"[CcSs](?:[Oo][Nn][Ff](?:[Ii][Dd][Ee][Nn][Cc][Ee])?|[Cc][Oo][Rr][Ee])['\"]?{_S}[:=]{_S}({_NUM})"
+    rf"[CcSs](?:[Oo][Nn][Ff](?:[Ii][Dd][Ee][Nn][Cc][Ee])?|[Cc][Oo][Rr][Ee])['\"]?{_S}[:=]{_S}['\"]?({_NUM})"
 )
 
 

@@ -58,11 +58,11 @@ class NumericMatch(Verifier):
         predicted = last_number(answer) if answer else None
         if predicted is None:
             return 0.0, True
-        match = any(
-            math.isclose(p, t, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
-            for p in predicted.candidates()
-            for t in target.candidates()
-        )
+        # "50%" may stand for 50 or 0.5 when the other side is a plain number; two percentages compare as written
+        # (otherwise "0.5%" would meet "50%" through 0.5).
+        pairs = ([(predicted.value, target.value)] if predicted.percent and target.percent
+                 else [(p, t) for p in predicted.candidates() for t in target.candidates()])
+        match = any(math.isclose(p, t, rel_tol=self.rel_tol, abs_tol=self.abs_tol) for p, t in pairs)
         return (1.0 if match else 0.0), False
 
     def canonical_answer(self, solution: Any, meta: Mapping[str, Any]) -> str:

@@ -103,12 +103,15 @@ def last_match(
 # --- numbers -------------------------------------------------------------------------------
 
 _EXP = r"(?:[eE][-+]?[0-9]{1,4})?"
-_DEC = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?{_EXP}|\.[0-9]+{_EXP})"
+_DEC = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?{_EXP}|(?<!\.)\.[0-9]+{_EXP})"
 # A number: an optional sign, then LaTeX \frac / \sqrt of plain numbers, or a decimal with an
-# optional "/ denominator" and an optional percent sign. The look-behind keeps a scan that
-# starts inside "12345" from reading "345".
+# optional "/ denominator" and an optional percent sign. The look-behinds keep a scan that
+# starts inside "12345" or "1.5" from reading "345" or "5"; an ellipsis ("...5") is not a decimal point, and
+# a leading-dot decimal (".5") is not one after another dot. The sign may be typographic (U+2212, or its small
+# and full-width forms).
+MINUS_SIGNS = "-\u2212\ufe63\uff0d"  # "-" first: in a character class it is then literal, not a range
 NUMBER_RE = re.compile(
-    rf"(?<![0-9.])(?P<sign>[-+\u2212]?)(?:"
+    rf"(?<![0-9])(?<![0-9]\.)(?P<sign>[{MINUS_SIGNS}+]?)(?:"
     rf"\\[dt]?frac\s{{0,4}}\{{\s{{0,8}}(?P<fn>[-+]?{_DEC})\s{{0,8}}\}}"
     rf"\s{{0,4}}\{{\s{{0,8}}(?P<fd>[-+]?{_DEC})\s{{0,8}}\}}"
     rf"|\\sqrt\s{{0,4}}\{{\s{{0,8}}(?P<sq>{_DEC})\s{{0,8}}\}}"
@@ -156,7 +159,7 @@ def number_from_match(match: re.Match[str]) -> Number | None:
     if num is None or den is None or den == 0:
         return None
     value = num / den
-    if groups["sign"] in ("-", "\u2212"):
+    if groups["sign"] and groups["sign"] in MINUS_SIGNS:
         value = -value
     if not math.isfinite(value):
         return None

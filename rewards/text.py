@@ -18,8 +18,9 @@ MAX_ANSWER_TOKENS = 256
 # Two stages: _RUN_RE finds runs of letters/digits (starting with a character class, which
 # the regex engine can skip to quickly), _PIECE_RE splits a mixed run into numbers and words.
 # Thousands-separated numbers come first so "1,000" stays one number; letters in any script.
-# A minus sign belongs to a number when it starts the run ("-5", "(-5)"), not inside one ("3-5", "twenty-one").
-_RUN_RE = re.compile(r"(?:(?<![^\W_])-(?=[0-9]))?[^\W_]+(?:[.,][0-9]+)*")
+# A minus sign belongs to a number when it starts the run ("-5", "(-5)"), not inside one ("3-5", "twenty-one");
+# so does a leading decimal point (".5", "-.5"), but not one after a word or another dot ("Fig.5", "...5").
+_RUN_RE = re.compile(r"(?:(?<![^\W_])-(?=\.?[0-9]))?(?:(?<![\w.])\.(?=[0-9]))?[^\W_]+(?:[.,][0-9]+)*")
 _PIECE_RE = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?[0-9]+(?:\.[0-9]+)?|[^\W\d_]+")
 
 # Typeset answers (math datasets, models trained on them) write U+2212 MINUS SIGN or its small / full-width
@@ -63,6 +64,8 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
     raw: list[str] = []
     for run in islice(_RUN_RE.finditer(text.translate(_MINUS_SIGNS)), max_tokens + 1):
         piece = run.group(0)
+        if piece.startswith((".", "-.")):  # ".5" is 0.5
+            piece = piece.replace(".", "0.", 1)
         if piece.isalpha():
             raw.append(piece)
         else:

@@ -93,6 +93,7 @@ def test_multi_box_iou_table(
     [
         ("[{'Position': [1, 2, 3, 4], 'Confidence': 0.25}]", [((1, 2, 3, 4), 0.25)]),  # paper format
         ('[{"Confidence": 0.2, "Position": [1, 2, 3, 4]}]', [((1, 2, 3, 4), 0.2)]),  # confidence before the box
+        ('[{"Position": [1, 2, 3, 4], "Confidence": "0.3"}]', [((1, 2, 3, 4), 0.3)]),  # confidence as a string
         ("[{'box': [1, 2, 3, 4], 'tags': ['a'], 'SCORE': 0.5}]", [((1, 2, 3, 4), 0.5)]),  # confidence past a list
         ("[{'box': [1, 2, 3, 4], 'size': [9, 9, 9, 9]}]", [((1, 2, 3, 4), 1.0)]),  # second box of an object skipped
         ("[1, 2, 3, 4] score: 0.3", [((1, 2, 3, 4), 1.0)]),  # confidences only come from objects

@@ -28,6 +28,10 @@ CASES: list[tuple[str, Any, float, bool]] = [
     (wrap("-5"), "5", 0.0, False),  # a leading minus is part of the number
     (wrap("(-5)"), "-5", 1.0, False),  # ... and survives brackets
     (wrap("\u22125"), "-5", 1.0, False),  # the typographic minus sign is a minus
+    (wrap(".5"), "0.5", 1.0, False),  # a leading decimal point is part of the number
+    (wrap(".5"), "5", 0.0, False),  # ... not punctuation to drop
+    (wrap("-.5"), "5", 0.0, False),  # ... nor is the sign before it
+    (wrap("Fig.5"), "fig 5", 1.0, False),  # a dot after a word is punctuation
     (wrap("\u22125"), "5", 0.0, False),  # ... so it is not dropped as punctuation
     (wrap("3\u22125"), "3 5", 1.0, False),  # ... and, between numbers, not a sign either
     (wrap("-0"), "0", 1.0, False),  # minus zero is zero

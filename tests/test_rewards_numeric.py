@@ -26,6 +26,14 @@ CASES: list[tuple[str, Any, dict[str, float], float, bool]] = [
     (wrap("x = 3 - 2 = 1"), 1, {}, 1.0, False),  # the last number counts
     (wrap("-5"), -5, {}, 1.0, False),  # negative
     (wrap("\u22125"), -5, {}, 1.0, False),  # Unicode minus sign
+    (wrap("\uff0d5"), -5, {}, 1.0, False),  # full-width minus sign
+    (wrap("\ufe635"), 5, {}, 0.0, False),  # small minus sign: not the positive number
+    (wrap(".5"), 0.5, {}, 1.0, False),  # leading-dot decimal
+    (wrap("The answer is ...5"), 5, {}, 1.0, False),  # an ellipsis is not a decimal point
+    (wrap("x = 3, then...7"), 7, {}, 1.0, False),  # ... so the last number is still found
+    (wrap("0.5%"), "50%", {}, 0.0, False),  # two percentages compare as written
+    (wrap("50%"), "50%", {}, 1.0, False),
+    (wrap("5000%"), "50%", {}, 0.0, False),
     (wrap(r"\sqrt{2}"), 1.41421356, {}, 1.0, False),  # LaTeX square root
     (wrap("1e3"), "1,000", {}, 1.0, False),  # scientific notation
     (wrap("43"), 42, {}, 0.0, False),  # wrong number
