@@ -3,13 +3,15 @@
 ``normalize_answer("The Twenty-one dogs.") == ("21", "dogs")``: case-folded word and number
 tokens, punctuation and the articles a/an/the dropped, number words written as digits
 (zero to ninety-nine), numbers in a canonical form (``"1,000.50" -> "1000.5"``, a leading minus kept:
-``"-5"`` is not ``"5"``, and a typographic minus sign, U+2212, is a minus), and a
+``"-5"`` is not ``"5"``, and a typographic minus sign, U+2212, is a minus; digits of any script read as ASCII
+digits, after NFC normalisation), and a
 one-word yes/no synonym (true, correct, yeah, ...) mapped to ``yes``/``no``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from itertools import islice
 
 MAX_ANSWER_TOKENS = 256
@@ -26,6 +28,20 @@ _PIECE_RE = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?[0-9]+(?:\.[0
 # Typeset answers (math datasets, models trained on them) write U+2212 MINUS SIGN or its small / full-width
 # forms; without this the sign would be dropped as punctuation and U+2212 followed by 5 would equal "5".
 _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
+
+
+
+class _AsciiDigits(dict):
+    """``str.translate`` table mapping any Unicode decimal digit ("２", "٣") to its ASCII digit, built lazily."""
+
+    def __missing__(self, code: int) -> int | str:
+        char = chr(code)
+        value: int | str = str(unicodedata.decimal(char)) if char.isdecimal() else code
+        self[code] = value
+        return value
+
+
+_ASCII_DIGITS = _AsciiDigits()
 
 _ARTICLES = frozenset({"a", "an", "the"})
 _UNITS = {
@@ -62,8 +78,11 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
         The normalised tokens (possibly empty), or None if the text has more than ``max_tokens``.
     """
     raw: list[str] = []
-    for run in islice(_RUN_RE.finditer(text.translate(_MINUS_SIGNS)), max_tokens + 1):
+    # NFC first: a decomposed accent (e + U+0301) is not a word character and would split "café".
+    for run in islice(_RUN_RE.finditer(unicodedata.normalize("NFC", text.translate(_MINUS_SIGNS))), max_tokens + 1):
         piece = run.group(0)
+        if not piece.isascii():  # full-width and other scripts' digits are numbers too ("２１" is 21)
+            piece = piece.translate(_ASCII_DIGITS)
         if piece.startswith((".", "-.")):  # ".5" is 0.5
             piece = piece.replace(".", "0.", 1)
         if piece.isalpha():

@@ -43,6 +43,9 @@ CASES: list[tuple[str, Any, float, bool]] = [
     ("<answer></answer>", "yes", 0.0, True),  # empty answer block
     (wrap("Yes, it is."), "yes", 0.0, False),  # exact: extra words fail
     (wrap("CAFÉ"), "café", 1.0, False),  # Unicode case folding
+    (wrap("cafe\u0301"), "caf\u00e9", 1.0, False),  # decomposed and composed accents (NFC)
+    (wrap("\uff12\uff11"), "21", 1.0, False),  # full-width digits are digits
+    (wrap("2\uff11"), "2", 0.0, False),  # ... not punctuation to drop
     (wrap("word " * 300), "word", 0.0, True),  # over the 256-token cap: never matches
     (wrap("?!"), "yes", 0.0, True),  # only punctuation
     (wrap("yes") + wrap("no"), "no", 1.0, False),  # last answer block
