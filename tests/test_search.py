@@ -96,6 +96,10 @@ def test_search_runs_seeds_then_a_proposal_and_reports(finished: tuple[SearchCon
     report = (search_dir / "report.md").read_text()
     assert "uniform" in report.split("## Answer")[1].split("\n\n")[1], "the verdict against uniform comes first"
     assert "Recommended mixture" in report and "## Failed runs" in report
+    # The command trains exactly the evaluated mixture (not one rounded for display).
+    command = report.split("```\n")[1].splitlines()[0]
+    written = yaml.safe_load(command.split("--data.init_args.weights '")[1].rstrip("'"))
+    assert written in [r.weights for r in ok]
     for name in ("scores", "weights", "comparison", "loo"):
         assert (search_dir / "figures" / f"{name}.png").stat().st_size > 1000
     assert list((search_dir / "tensorboard").glob("events.out.tfevents.*"))

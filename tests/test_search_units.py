@@ -149,3 +149,6 @@ def test_search_yaml_parses_and_names_the_default_domains() -> None:
     assert len([r for r in search.plan_stage("seeds") if r.kind == "fit"]) == 2 * 5 + 1
     with pytest.raises(ValueError, match="rounds must be >= 0"):
         parse_config(["--config", str(ROOT / "configs" / "search.yaml"), "--rounds", "-1"])
+    # 3 decimals would store the uniform seed of 3 domains as 0.334 / 0.333 / 0.333, too far from 1/3 to be found.
+    with pytest.raises(ValueError, match=r"decimals must be in \[4, 8\]"):
+        parse_config(["--config", str(ROOT / "configs" / "search.yaml"), "--decimals", "3"])

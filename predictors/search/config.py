@@ -139,7 +139,7 @@ class SearchConfig:
         slurm: the Slurm script's options.
         python: interpreter for local runs; None is the driver's own.
         main_script: path of ``main.py``.
-        decimals: mixtures are rounded to this many decimals before running; the run id derives from
+        decimals: mixtures are rounded to this many decimals (4 to 8) before running; the run id derives from
             the rounded mixture and the repeat index.
     """
 
@@ -177,7 +177,9 @@ class SearchConfig:
             (self.proposal.q >= 1, f"proposal.q must be >= 1, got {self.proposal.q}"),
             (self.max_steps is None or self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
             (self.run_timeout_s is None or self.run_timeout_s > 0, f"run_timeout_s must be > 0, got {self.run_timeout_s}"),
-            (2 <= self.decimals <= 8, f"decimals must be in [2, 8], got {self.decimals}"),
+            # Fewer than 4 decimals would round 1/3 further than the 1e-4 within which the strategies and the report
+            # recognise the uniform and exclude-one seed runs.
+            (4 <= self.decimals <= 8, f"decimals must be in [4, 8], got {self.decimals}"),
             (bool(self.seed_design) or bool(self.extra_mixtures), "seed_design and extra_mixtures are both empty"),
         ]
         for ok, message in checks:

@@ -161,8 +161,8 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
-def _mix(weights: dict[str, float]) -> str:
-    return ", ".join(f"{k}: {v:.3f}" for k, v in weights.items())
+def _mix(weights: dict[str, float], decimals: int = 3) -> str:
+    return ", ".join(f"{k}: {v:.{decimals}f}" for k, v in weights.items())
 
 
 def verdict(best: MixtureResult, uniform: MixtureResult | None, target: str) -> str:
@@ -199,8 +199,10 @@ def write_report(search: MixtureSearch) -> Path:
     figures["comparison"] = comparison_figure(compare)
 
     lines = [f"# Mixture search report ({search.dir})", "", "## Answer", "", verdict(best, uniform, target), ""]
-    lines += [f"**Recommended mixture** (best evaluated {target}): `{_mix(best.weights)}`", ""]
-    lines += ["```", f"python main.py fit --config {config.base_config} --data.init_args.weights '{{{_mix(best.weights)}}}'", "```", ""]
+    # The weights exactly as run (to the search's decimals): rounded for display, 0.0004 would print as 0.000.
+    exact = _mix(best.weights, config.decimals)
+    lines += [f"**Recommended mixture** (best evaluated {target}): `{exact}`", ""]
+    lines += ["```", f"python main.py fit --config {config.base_config} --data.init_args.weights '{{{exact}}}'", "```", ""]
     gp_lines: list[str] = []
     try:
         table = search.table()
