@@ -115,9 +115,12 @@ def quadratic_surface(d: int = 3) -> tuple[RunTable, torch.Tensor]:
 def test_model_argmax_finds_quadratic_optimum() -> None:
     t, c = quadratic_surface()
     quad = QuadraticScheffe(ridge=0.0).fit(t.weights, t.y[:, 0])
-    best = ModelArgmax(num=2, pool_size=512).propose(t, quad)
-    assert best.shape == (2, 3)
+    best = ModelArgmax(num=3, pool_size=512).propose(t, quad)
+    assert best.shape == (3, 3)
     assert torch.allclose(best[0], c, atol=1e-3)
+    # Polishing took every pick to the one optimum before: the proposals must stay min_distance apart.
+    gaps = [float((best[i] - best[j]).abs().sum()) for i in range(3) for j in range(i)]
+    assert min(gaps) >= 0.1
 
 
 @pytest.fixture(scope="module")

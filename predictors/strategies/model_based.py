@@ -124,7 +124,16 @@ class ModelArgmax(ProposalStrategy):
         pool = torch.cat([dirichlet_pool(table.d, self.pool_size, self.concentration, self.seed), table.weights])
         mean, _ = surrogate.predict(pool)
         value = mean if surrogate.maximize else -mean
-        picks = pool[top_k_diverse(pool, value, self.num, self.min_distance)]
-        if self.refine:
-            picks = torch.stack([polish(surrogate, p, surrogate.maximize) for p in picks])
-        return picks
+        if not self.refine:
+            return pool[top_k_diverse(pool, value, self.num, self.min_distance)]
+        # Polishing sends picks near one peak to the same point: keep a polished pick only while it stays
+        # min_distance from those kept, else its unpolished pick if that does, else go down the ranking.
+        kept: list[Tensor] = []
+        for raw in pool[top_k_diverse(pool, value, 4 * self.num, self.min_distance)]:
+            for candidate in (polish(surrogate, raw, surrogate.maximize), raw):
+                if all(float((candidate - k).abs().sum()) >= self.min_distance for k in kept):
+                    kept.append(candidate)
+                    break
+            if len(kept) == self.num:
+                break
+        return torch.stack(kept)
