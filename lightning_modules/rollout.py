@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from transformers import GenerationConfig
 
 from datamodules.sample import Sample
 from lightning_modules.image_features import shared_image_features
@@ -172,10 +173,13 @@ def generate(
         gen_kwargs["suppress_tokens"] = suppressed
     if settings.do_sample:
         gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
-    else:
-        # Explicit neutral values so a checkpoint's own sampling defaults do not trigger warnings.
-        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+    # Only these settings, none of the checkpoint's: its other defaults (Qwen2-VL-2B-Instruct ships repetition_penalty
+    # 1.05) would sample from a distribution the log-prob passes do not score, and make greedy evaluation not greedy.
+    # generate() fills every unset field from the model's own generation_config, so that is what is swapped here.
+    owner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT wrapper's model
     was_training = model.training
+    saved_config = owner.generation_config
+    owner.generation_config = GenerationConfig(**gen_kwargs)
     model.eval()
     try:
         # Inference mode skips autograd's per-op bookkeeping (version counters, view tracking) on every
@@ -183,8 +187,9 @@ def generate(
         with torch.inference_mode():
             prefilled = None if images_per_row is None else prefilled_generation_inputs(model, inputs, images_per_row)
             # Otherwise each prompt's image is still encoded once, not once per completion of its group.
-            out = model.generate(**(prefilled or shared_image_features(model, inputs)), **gen_kwargs)
+            out = model.generate(**(prefilled or shared_image_features(model, inputs)))
     finally:
+        owner.generation_config = saved_config
         model.train(was_training)
     out = out.clone()  # a normal tensor again: the log-prob passes embed these ids with autograd recording
     ids = out[:, inputs["input_ids"].shape[1] :]

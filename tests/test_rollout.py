@@ -124,3 +124,24 @@ def test_shared_prefill_generates_the_same_tokens(bundle, samples, do_sample) ->
     assert shapes[:2] == [(3, inputs["input_ids"].shape[1] - 1), (9, 1)]  # 3 distinct prompts prefilled once
     assert torch.equal(shared.ids, plain.ids) and torch.equal(shared.mask, plain.mask)
     assert not shared.ids.is_inference()  # usable by the log-prob passes that record autograd
+
+
+@pytest.mark.parametrize("do_sample", [False, True])
+def test_generation_ignores_the_checkpoints_own_generation_defaults(bundle, samples, do_sample) -> None:
+    # Qwen2-VL-2B-Instruct ships repetition_penalty 1.05: applied in rollouts it would sample from a distribution
+    # the log-prob passes do not score, and greedy evaluation would not be greedy.
+    model, processor = bundle.model, bundle.processor
+    settings = GenerationSettings(max_new_tokens=12, do_sample=do_sample)
+    inputs = process_prompts(processor, samples)
+
+    def run() -> torch.Tensor:
+        torch.manual_seed(0)
+        return generate(model, processor, inputs, settings).ids
+
+    plain = run()
+    saved = model.generation_config
+    model.generation_config = type(saved).from_dict({**saved.to_dict(), "repetition_penalty": 3.0, "no_repeat_ngram_size": 1})
+    try:
+        assert torch.equal(run(), plain)
+    finally:
+        model.generation_config = saved
