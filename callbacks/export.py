@@ -25,12 +25,17 @@ class ExportPolicy(Callback):
         self.dirpath = dirpath
         self.merge_lora = merge_lora
         self.exported_to: str | None = None
+        self._path: str | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # On every rank: under DDP trainer.log_dir broadcasts, so calling it from rank 0 alone deadlocks.
+        self._path = self.dirpath or os.path.join(trainer.log_dir or trainer.default_root_dir, "policy")
 
     @rank_zero_only
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if getattr(pl_module, "model", None) is None:
             return
-        path = self.dirpath or os.path.join(trainer.log_dir or trainer.default_root_dir, "policy")
+        path = self._path or self.dirpath or os.path.join(trainer.default_root_dir, "policy")
         save_policy(pl_module.model, pl_module.processor, path, merge_lora=self.merge_lora)
         self.exported_to = path
         rank_zero_info(f"Exported the trained policy to {path}")

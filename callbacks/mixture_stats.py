@@ -7,6 +7,8 @@ from typing import Any
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
+from callbacks.samples import crossed
+
 
 class MixtureStats(Callback):
     """Logs ``data/drawn/<domain>``, ``data/share/<domain>`` (cumulative, all ranks) and ``data/skipped/<domain>``.
@@ -22,6 +24,7 @@ class MixtureStats(Callback):
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
         self.every_n_steps = every_n_steps
+        self._last_logged = 0
 
     @rank_zero_only
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -34,8 +37,10 @@ class MixtureStats(Callback):
     @rank_zero_only
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         dm = trainer.datamodule
-        if trainer.logger is None or not hasattr(dm, "drawn_counts") or trainer.global_step % self.every_n_steps:
+        step = trainer.global_step
+        if trainer.logger is None or not hasattr(dm, "drawn_counts") or not crossed(step, self._last_logged, self.every_n_steps):
             return
+        self._last_logged = step
         counts = dm.drawn_counts
         total = sum(counts.values()) or 1
         metrics = {f"data/drawn/{d}": float(n) for d, n in counts.items()}

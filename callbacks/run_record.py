@@ -49,6 +49,9 @@ def scores_from_metrics(metrics: dict[str, Any], stage: str) -> tuple[dict[str, 
     return scores, None if in_score is None else _to_float(in_score), None if out_score is None else _to_float(out_score)
 
 
+_CHECKPOINT_KEY = "run_record"
+
+
 class RunRecordCallback(Callback):
     """Writes this run's record to ``dirpath``.
 
@@ -65,7 +68,19 @@ class RunRecordCallback(Callback):
         self.config = dict(config or {})
         self._started: float | None = None
         self._started_at: str | None = None
+        self._restored_steps = 0
         self.last_path: str | None = None
+
+    def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Stores the run id, so a resumed run or a test from this checkpoint replaces this run's record."""
+        checkpoint[_CHECKPOINT_KEY] = {"run_id": self.run_id}
+
+    def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
+        """Takes the run id (and, for a test, the step count) of the run that saved ``checkpoint``."""
+        saved = checkpoint.get(_CHECKPOINT_KEY)
+        if saved:
+            self.run_id = str(saved["run_id"])
+            self._restored_steps = int(checkpoint.get("global_step", 0))
 
     def _start(self) -> None:
         if self._started is None:
@@ -73,7 +88,10 @@ class RunRecordCallback(Callback):
             self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Notes the start time."""
+        """Notes the start time; a data module without mixture weights is refused before any training."""
+        datamodule = getattr(trainer, "datamodule", None)
+        if getattr(datamodule, "weights", None) is None:
+            raise ValueError("RunRecordCallback needs trainer.datamodule.weights (the mixture of this run)")
         self._start()
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -89,7 +107,8 @@ class RunRecordCallback(Callback):
         config = {"model": _jsonable(dict(getattr(pl_module, "hparams", {}))), **_jsonable(self.config)}
         if datamodule is not None and getattr(datamodule, "hparams", None):
             config["data"] = _jsonable(dict(datamodule.hparams))
-        ckpt = getattr(trainer, "checkpoint_callback", None)
+        # The first checkpoint callback that keeps paths: an exception-only one (RunInterruptCheckpoint) has none.
+        ckpt = next((c for c in trainer.checkpoint_callbacks if hasattr(c, "best_model_path")), None)
         ckpt_path = (ckpt.best_model_path or ckpt.last_model_path or None) if ckpt is not None else None
         seed = os.environ.get("PL_GLOBAL_SEED")
         now = time.time()
@@ -98,7 +117,7 @@ class RunRecordCallback(Callback):
             scores=scores,
             in_score=in_score,
             out_score=out_score,
-            steps=int(trainer.global_step),
+            steps=int(trainer.global_step) or self._restored_steps,  # a test-only process does not restore the step
             seed=int(seed) if seed is not None and seed.lstrip("-").isdigit() else None,
             config=config,
             checkpoint=ckpt_path,

@@ -24,7 +24,13 @@ from rewards.parsing import extract_answer
 
 
 def _log_dir(trainer: Trainer) -> str:
+    # Call on every rank (e.g. in setup): under DDP trainer.log_dir broadcasts, so a rank-0-only call deadlocks.
     return trainer.log_dir or trainer.default_root_dir
+
+
+def crossed(step: int, last: int, every: int) -> bool:
+    """True when ``step`` has reached a multiple of ``every`` beyond ``last`` (steps may jump by more than 1)."""
+    return step // every > last // every
 
 
 def _truth_boxes(sample: Sample) -> list[list[float]]:
@@ -72,10 +78,14 @@ class CompletionSamples(Callback):
         self.every_n_steps = every_n_steps
         self.max_samples = max_samples
         self.jsonl_name = jsonl_name
-        self._last_logged = -1
+        self._last_logged = 0
+        self._dir: str | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._dir = _log_dir(trainer)
 
     def _write(self, trainer: Trainer, rows: list[dict[str, Any]]) -> None:
-        path = os.path.join(_log_dir(trainer), self.jsonl_name)
+        path = os.path.join(self._dir or _log_dir(trainer), self.jsonl_name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
             for row in rows:
@@ -91,7 +101,8 @@ class CompletionSamples(Callback):
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         rollout = getattr(pl_module, "last_rollout", None)
         step = trainer.global_step
-        if rollout is None or step == self._last_logged or step % self.every_n_steps:
+        # With minibatches or several iterations per rollout the step jumps by more than 1 per batch.
+        if rollout is None or not crossed(step, self._last_logged, self.every_n_steps):
             return
         self._last_logged = step
         g = rollout.group_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -169,6 +170,9 @@ trainer:
   enable_progress_bar: false
   num_sanity_val_steps: 0
   limit_val_batches: 0
+  callbacks:  # both resolve the log directory, which under DDP is a collective call: every rank must make it
+    - {{class_path: callbacks.CompletionSamples, init_args: {{every_n_steps: 1}}}}
+    - class_path: callbacks.ExportPolicy
 model:
   class_path: GRPOModule
   init_args: {{num_generations: 2, generation: {{max_new_tokens: 4}}, beta: 0.04, lr: 0.01, dynamic_sampling: true}}
@@ -185,3 +189,16 @@ data:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "max_steps=2` reached" in proc.stderr + proc.stdout
     assert list(tmp_path.glob("lightning_logs/version_0/events.out.tfevents.*"))
+    assert (tmp_path / "lightning_logs/version_0/samples.jsonl").stat().st_size > 0
+    assert (tmp_path / "lightning_logs/version_0/policy/config.json").exists()
+
+
+def test_samples_are_logged_when_a_batch_takes_several_optimiser_steps(tmp_path: Path) -> None:
+    # num_iterations 2 x 2 minibatches: global_step moves 4 per batch (4, 8, 12), never onto a multiple of 5.
+    from callbacks import CompletionSamples
+
+    module = toy_module(num_iterations=2, minibatch_size=8)
+    toy_trainer(tmp_path, max_steps=12, callbacks=[CompletionSamples(every_n_steps=5, max_samples=1)]).fit(
+        module, datamodule=toy_data())
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert sorted({r["step"] for r in rows if r["stage"] == "train"}) == [8, 12]  # past 5, past 10

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
+from callbacks import RunInterruptCheckpoint
 from callbacks.run_record import RunRecordCallback
 from predictors.records import RecordError, RunRecord, read_records, write_record
 
@@ -123,3 +125,36 @@ def test_callback_records_failed_run_with_error(tmp_path: Path) -> None:
     (rec,) = read_records(tmp_path / "records").records
     assert rec.status == "failed" and rec.error == "RuntimeError: loss went NaN"
     assert rec.weights == {"coco": 0.25, "sat": 0.75}
+
+
+def test_test_from_a_checkpoint_replaces_the_runs_record(tmp_path: Path) -> None:
+    """`main.py test --ckpt_path` runs in a new process with a new callback: still one record per training run."""
+    fit_cb = RunRecordCallback(tmp_path / "records")
+    trainer = Trainer(max_steps=2, limit_val_batches=1, callbacks=[fit_cb, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+                      logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(_Module(), datamodule=_Data())
+    test_cb = RunRecordCallback(tmp_path / "records")
+    assert test_cb.run_id != fit_cb.run_id
+    tester = Trainer(limit_test_batches=1, callbacks=[test_cb], logger=False, enable_progress_bar=False,
+                     enable_model_summary=False, default_root_dir=tmp_path)
+    tester.test(_Module(), datamodule=_Data(), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+    (rec,) = read_records(tmp_path / "records").records
+    assert rec.run_id == fit_cb.run_id and rec.stage == "test" and rec.steps == 2
+
+
+def test_exception_checkpoint_listed_first_still_gives_a_record(tmp_path: Path) -> None:
+    cb = RunRecordCallback(tmp_path / "records")
+    trainer = Trainer(max_steps=2, limit_val_batches=1, callbacks=[RunInterruptCheckpoint(), cb], logger=False,
+                      enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(_Module(), datamodule=_Data())
+    (rec,) = read_records(tmp_path / "records").records
+    assert rec.status == "ok" and rec.checkpoint is None
+
+
+def test_a_data_module_without_weights_is_refused_before_training(tmp_path: Path) -> None:
+    class _NoWeights(_Data):
+        weights = None
+
+    module = _Module(fail=True)  # training would raise "loss went NaN": the refusal must come first
+    with pytest.raises(ValueError, match="datamodule.weights"):
+        _trainer(tmp_path, RunRecordCallback(tmp_path / "records")).fit(module, datamodule=_NoWeights())
