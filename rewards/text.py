@@ -29,20 +29,6 @@ _PIECE_RE = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|-?[0-9]+(?:\.[0
 # forms; without this the sign would be dropped as punctuation and U+2212 followed by 5 would equal "5".
 _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
 
-
-
-class _AsciiDigits(dict):
-    """``str.translate`` table mapping any Unicode decimal digit ("２", "٣") to its ASCII digit, built lazily."""
-
-    def __missing__(self, code: int) -> int | str:
-        char = chr(code)
-        value: int | str = str(unicodedata.decimal(char)) if char.isdecimal() else code
-        self[code] = value
-        return value
-
-
-_ASCII_DIGITS = _AsciiDigits()
-
 _ARTICLES = frozenset({"a", "an", "the"})
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -82,7 +68,7 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
     for run in islice(_RUN_RE.finditer(unicodedata.normalize("NFC", text.translate(_MINUS_SIGNS))), max_tokens + 1):
         piece = run.group(0)
         if not piece.isascii():  # full-width and other scripts' digits are numbers too ("２１" is 21)
-            piece = piece.translate(_ASCII_DIGITS)
+            piece = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in piece)
         if piece.startswith((".", "-.")):  # ".5" is 0.5
             piece = piece.replace(".", "0.", 1)
         if piece.isalpha():
