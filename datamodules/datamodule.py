@@ -16,12 +16,12 @@ and ``--data.weights '{objects: 1, spatial: 0}'`` on the command line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from datamodules.domain import Domain, normalize_weights
 from datamodules.prepared import OnBadSample, PreparedPart
@@ -67,17 +67,26 @@ class _MixtureLoader(DataLoader):
             dm.trainer.should_stop = True
 
 
-class _EvalSet(Dataset):
-    """Map-style view of a prepared eval part (``Dataset[Sample]``)."""
+class _EvalShard(IterableDataset):
+    """This rank's share of a prepared eval part: samples ``rank, rank + world_size, ...`` (``Sample`` objects).
 
-    def __init__(self, part: PreparedPart) -> None:
+    Iterable on purpose: Lightning gives map-style eval sets a ``DistributedSampler``, which pads every rank to the
+    same length by repeating samples, so under DDP a benchmark's score and its weight in In-Score / Out-Score would
+    count some samples twice. Ranks may get one batch more or less; evaluation does no collective per batch.
+    """
+
+    def __init__(self, part: PreparedPart, rank: int = 0, world_size: int = 1) -> None:
         self.part = part
+        self.indices = range(rank, len(part), world_size)
 
     def __len__(self) -> int:
-        return len(self.part)
+        return len(self.indices)
 
-    def __getitem__(self, i: int) -> Sample:
-        return self.part[i]
+    def __iter__(self) -> Iterator[Sample]:
+        info = get_worker_info()  # DataLoader workers split this rank's share again
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        for i in self.indices[worker::workers]:
+            yield self.part[i]
 
 
 class MultiDomainDataModule(pl.LightningDataModule):
@@ -266,11 +275,11 @@ class MultiDomainDataModule(pl.LightningDataModule):
 
     def _eval_loaders(self) -> list[DataLoader]:
         self._require_setup("val_dataloader")
+        rank, world_size = self._rank_and_world()
         return [
             DataLoader(
-                _EvalSet(part),
+                _EvalShard(part, rank, world_size),
                 batch_size=self.eval_batch_size,
-                shuffle=False,
                 collate_fn=_as_list,
                 num_workers=self.num_workers,
             )

@@ -263,6 +263,11 @@ class GRPOModule(VLMTask):
         if not params:
             raise ValueError("the policy has no trainable parameters (everything frozen?)")
         opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
-        sched = warmup_schedule(opt, int(self.hparams.warmup_ratio * total), max(total, 1), decay="linear")
+        total = self.trainer.max_steps
+        if not total or total < 1:
+            # Lightning's estimate counts batches (-1 for the endless mixture stream), while one batch can take several
+            # optimiser steps (num_iterations x minibatches): a wrong length ends the linear decay early.
+            raise ValueError("GRPOModule's warm-up and linear decay need trainer.max_steps (optimiser steps), e.g. "
+                             "--trainer.max_steps 300")
+        sched = warmup_schedule(opt, int(self.hparams.warmup_ratio * total), total, decay="linear")
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -202,3 +202,43 @@ def test_samples_are_logged_when_a_batch_takes_several_optimiser_steps(tmp_path:
         module, datamodule=toy_data())
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert sorted({r["step"] for r in rows if r["stage"] == "train"}) == [8, 12]  # past 5, past 10
+
+
+def test_ddp_validation_counts_every_sample_once(tmp_path: Path) -> None:
+    """3 eval samples on 2 ranks: a DistributedSampler would pad to 4 and count one sample twice."""
+    counts = tmp_path / "counts.json"
+    config = tmp_path / "validate.yaml"
+    config.write_text(f"""
+seed_everything: 0
+trainer:
+  accelerator: cpu
+  strategy: ddp
+  devices: 2
+  logger: false
+  enable_progress_bar: false
+  default_root_dir: {tmp_path}
+  callbacks: [{{class_path: toys.EvalCountProbe, init_args: {{path: {counts}}}}}]
+model:
+  class_path: GRPOModule
+  init_args: {{num_generations: 2, generation: {{max_new_tokens: 4}}, beta: 0.0}}
+data:
+  class_path: MultiDomainDataModule
+  init_args:
+    domains: [{{name: toy, source: {{class_path: toys.ToySource, init_args: {{eval_size: 3}}}},
+                verifiers: [{{name: toys.LetterShare}}], format_gate: false}}]
+    batch_size: 2
+    eval_batch_size: 1
+    stop: cycle
+""")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "validate", "--config", str(config)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(counts.read_text()) == [3.0]
+
+
+def test_a_run_without_max_steps_is_refused_before_training(tmp_path: Path) -> None:
+    # Lightning's estimate counts batches (-1 for the endless stream); one batch can take several optimiser steps,
+    # so the linear decay would end early (at one step, from -1): the length must be given in optimiser steps.
+    with pytest.raises(ValueError, match="trainer.max_steps"):
+        toy_trainer(tmp_path, max_steps=-1, max_epochs=1).fit(toy_module(), datamodule=toy_data())

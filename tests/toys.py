@@ -7,9 +7,12 @@ the mean measurably, which is what the training tests assert.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from lightning import Callback
 from PIL import Image
 
 from datamodules.sample import Record
@@ -59,3 +62,15 @@ class ToySource(Source):
 
     def split(self, part: str) -> SourceSplit | None:
         return _ToySplit(self.train_size, 0) if part == "train" else _ToySplit(self.eval_size, 10_000)
+
+
+class EvalCountProbe(Callback):
+    """Writes how many samples each benchmark was scored on, summed over DDP ranks, to ``path`` (rank 0)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        counts = trainer.strategy.reduce(pl_module._evaluator.counts.clone(), reduce_op="sum")
+        if trainer.global_rank == 0:
+            Path(self.path).write_text(json.dumps(counts.tolist()))
