@@ -48,7 +48,7 @@ class _MixtureLoader(DataLoader):
     Under ``max_steps`` with ``max_epochs: null`` Lightning would otherwise start empty epochs forever: each
     ``iter()`` restarts from the last consumed batch and ends again at once. This runs in the training process
     whatever the number of workers, and for any LightningModule. Without a Trainer it also commits the sampler
-    state of each batch it hands out when workers build them (their own commits stay in their processes).
+    state of each batch as it hands it out, in this process (workers' commits would stay in their copies).
     """
 
     def __init__(self, *args: Any, datamodule: pl.LightningDataModule | None = None, **kwargs: Any) -> None:
@@ -58,9 +58,7 @@ class _MixtureLoader(DataLoader):
     def __iter__(self) -> Any:
         dm = self._datamodule
         for batch in super().__iter__():
-            if dm is not None and dm.trainer is None and self.num_workers > 0:
-                # No Trainer to call on_before_batch_transfer, and the workers' commits stay in their copies of
-                # the stream: commit here, in the process that consumes the batch.
+            if dm is not None and dm.trainer is None:  # no Trainer to call on_before_batch_transfer: commit here
                 dm.on_before_batch_transfer(batch, 0)
             yield batch
         if dm is not None and dm.trainer is not None:
@@ -257,8 +255,9 @@ class MultiDomainDataModule(pl.LightningDataModule):
             self.batch_size,
             rank,
             world_size,
-            # Under a Trainer the prefetcher draws ahead; on_before_batch_transfer commits instead.
-            commit_on_yield=self.trainer is None,
+            # Batches are committed as they are consumed, in this process: by on_before_batch_transfer under a
+            # Trainer (whose prefetcher draws ahead), else by _MixtureLoader (workers' commits stay in their copies).
+            commit_on_yield=False,
         )
         if previous is not None:
             self._sampler.load_state_dict(previous)

@@ -190,10 +190,11 @@ class DomainReward:
         for name, text in (("think", think), ("answer", answer or "")):
             if "</think>" in text or "<answer>" in text or "</answer>" in text:
                 raise ValueError(f"{name} must not contain </think>, <answer> or </answer>")
-        if answer is None:
-            source = self.verifiers[self.primary] if self.primary is not None else next(iter(self.verifiers.values()))
-            return f"<think>\n{think}\n</think>\n<answer>\n{source.canonical_answer(solution, meta)}\n</answer>"
-        completion = f"<think>\n{think}\n</think>\n<answer>\n{answer}\n</answer>"
+        source = self.verifiers[self.primary] if self.primary is not None else next(iter(self.verifiers.values()))
+        text = source.canonical_answer(solution, meta) if answer is None else answer
+        completion = f"<think>\n{think}\n</think>\n<answer>\n{text}\n</answer>"
+        if answer is None:  # the canonical answer scores the maximum by construction
+            return completion
         total = float(self([completion], [solution], [meta]).total[0])
         if total < self.max_total - 1e-6:
             raise ValueError(f"answer {answer!r} scores {total:.3f}, not the maximum {self.max_total:.3f}, "

@@ -156,6 +156,15 @@ def test_resume_from_checkpoint_continues(tmp_path: Path) -> None:
     assert sum(data.drawn_counts.values()) == 12
 
 
+def _main(tmp_path: Path, verb: str, config: Path) -> subprocess.CompletedProcess:
+    """``python main.py <verb> --config <config>`` in a fresh process (one thread, tests importable); must succeed."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), verb, "--config", str(config)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
     config = tmp_path / "toy.yaml"
     config.write_text(f"""
@@ -183,10 +192,7 @@ data:
     batch_size: 2
     stop: cycle
 """)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "fit", "--config", str(config)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _main(tmp_path, "fit", config)
     assert "max_steps=2` reached" in proc.stderr + proc.stdout
     assert list(tmp_path.glob("lightning_logs/version_0/events.out.tfevents.*"))
     assert (tmp_path / "lightning_logs/version_0/samples.jsonl").stat().st_size > 0
@@ -230,10 +236,7 @@ data:
     eval_batch_size: 1
     stop: cycle
 """)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "validate", "--config", str(config)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _main(tmp_path, "validate", config)
     assert json.loads(counts.read_text()) == [3.0]
 
 
