@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import rewards.registry as registry
+from rewards.registry import Registry, UnknownNameError
 from rewards import (
     ENTRY_POINT_GROUP,
     ExactMatch,
@@ -25,7 +26,7 @@ BUILTINS = {"think_answer_format", "choice_accuracy", "exact_match", "numeric_ma
 @pytest.fixture(autouse=True)
 def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registrations made by a test disappear after it."""
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry.VERIFIERS, "_classes", dict(registry.VERIFIERS._classes))
 
 
 class _Always(Verifier):
@@ -62,6 +63,9 @@ def test_unknown_name_lists_known_names() -> None:
         get_verifier("box_iuo")
     for name in BUILTINS:
         assert name in str(info.value)
+    # Both a failed lookup and a bad configuration value, so either handler catches it.
+    assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
+    assert str(info.value).startswith("unknown verifier 'box_iuo'")  # not KeyError's quoted repr
 
 
 def test_class_path_lookup() -> None:
@@ -119,7 +123,7 @@ def test_entry_point_plugin_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyP
     _write_distribution(tmp_path, "modomodo_plugin_shout", PLUGIN, "shouting = modomodo_plugin_shout:Shouting")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "modomodo_plugin_shout", raising=False)
-    assert "shouting" not in registry._REGISTRY  # lazily loaded: nothing imported yet
+    assert "shouting" not in registry.VERIFIERS  # lazily loaded: nothing imported yet
     cls = get_verifier("shouting")
     assert cls.__module__ == "modomodo_plugin_shout" and cls.name == "shouting"
     assert "shouting" in available_verifiers()
@@ -138,3 +142,33 @@ def test_broken_entry_point_reports_its_error(tmp_path: Path, monkeypatch: pytes
     with pytest.warns(RuntimeWarning, match="broken"):
         names = available_verifiers()
     assert BUILTINS <= set(names)  # one broken plugin does not hide the others
+
+
+class _Shape:
+    def __init__(self, sides: int = 3) -> None:
+        self.sides = sides
+
+
+def test_generic_registry_register_lookup_build_and_names() -> None:
+    shapes: Registry[_Shape] = Registry("shape", _Shape)
+
+    @shapes.register("square")
+    class Square(_Shape):
+        def __init__(self, side: float = 1.0) -> None:
+            super().__init__(4)
+            self.side = side
+
+    assert Square.name == "square" and "square" in shapes and shapes.names() == ["square"]
+    assert shapes.get("square") is Square
+    assert shapes.get(f"{__name__}._Shape") is _Shape  # a class path needs no registration
+    assert shapes.build("square", side=2.0).side == 2.0
+    with pytest.raises(ValueError, match=r"shape 'square' got unknown option\(s\) 'colour'; valid options: side"):
+        shapes.build("square", colour="red")
+    with pytest.raises(ValueError, match="already registered"):
+        shapes.register("square")(Square)
+    with pytest.raises(TypeError, match="_Shape subclass"):
+        shapes.register("circle")(dict)
+    with pytest.raises(UnknownNameError, match=r"unknown shape 'sqare'; valid names: square"):
+        shapes.get("sqare")
+    with pytest.raises(TypeError, match="is not a"):
+        shapes.get("collections.OrderedDict")
