@@ -34,7 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from lightning_modules.rollout import generate, process_prompts  # noqa: E402
-from lightning_modules.scoring import eval_scores  # noqa: E402
+from lightning_modules.completion_scores import eval_scores  # noqa: E402
 from rewards.parsing import extract_answer  # noqa: E402
 from main import main  # noqa: E402
 

@@ -18,7 +18,7 @@ from datamodules.sample import Sample
 from lightning_modules.evaluation import BenchmarkAccumulator
 from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.rollout import GenerationSettings, generate, process_prompts
-from lightning_modules.scoring import eval_scores
+from lightning_modules.completion_scores import eval_scores
 
 
 class VLMTask(LightningModule):

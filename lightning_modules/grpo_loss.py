@@ -6,14 +6,19 @@ Kept free of models and Lightning so every formula can be checked against hand-c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
 
 AdvantageScale = Literal["group", "batch", "none"]
 LossAggregation = Literal["grpo", "token_mean", "dr_grpo"]
+#: How the log-prob mismatch between the rollout engine and the trainer is corrected (TRL's
+#: ``vllm_importance_sampling_mode``): ``token_truncate`` weighs each token by ``min(ratio, cap)`` (truncated
+#: importance sampling), ``token_mask`` drops tokens whose ratio exceeds the cap; ``none`` applies no correction.
+ImportanceSampling = Literal["none", "token_truncate", "token_mask"]
 
 
 def group_advantages(
@@ -101,6 +106,8 @@ def grpo_loss(
     epsilon_high: float = 0.2,
     aggregation: LossAggregation = "grpo",
     max_completion_length: int | None = None,
+    token_normaliser: float | Tensor | None = None,
+    sampling_weights: Tensor | None = None,
 ) -> LossOutput:
     """Clipped policy-ratio objective with an optional k3 KL penalty.
 
@@ -117,6 +124,12 @@ def grpo_loss(
             averages over all tokens of the batch (DAPO); ``dr_grpo`` sums tokens and divides by
             ``N * max_completion_length`` (Dr. GRPO, no length bias).
         max_completion_length: the constant of ``dr_grpo``; defaults to ``C``.
+        token_normaliser: the divisor of ``token_mean``; defaults to this batch's own count of tokens. An
+            update that is one of ``S`` minibatches of a rollout passes the rollout's token count (over all
+            ranks) divided by ``S * world_size``, as TRL's DAPO does, so every token of the rollout weighs the
+            same whichever minibatch it falls in.
+        sampling_weights: ``N x C`` detached importance weights of the rollout engine's samples (see
+            :func:`engine_importance_weights`), multiplying the clipped objective; None for none.
 
     Returns:
         :class:`LossOutput` with the loss to minimise and detached statistics.
@@ -133,6 +146,8 @@ def grpo_loss(
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - epsilon_low, 1.0 + epsilon_high) * adv
     per_token = -torch.min(unclipped, clipped)
+    if sampling_weights is not None:
+        per_token = per_token * sampling_weights
     kl = torch.zeros_like(logp)
     if beta != 0.0:
         if ref_logp is None:
@@ -146,7 +161,8 @@ def grpo_loss(
         has_tokens = (mask.sum(dim=1) > 0).to(per_seq.dtype)
         loss = (per_seq * has_tokens).sum() / has_tokens.sum().clamp(min=1.0)
     elif aggregation == "token_mean":
-        loss = masked_mean(per_token, mask)
+        divisor = mask.sum() if token_normaliser is None else token_normaliser
+        loss = (per_token * mask).sum() / torch.as_tensor(divisor, dtype=per_token.dtype).clamp(min=1.0)
     elif aggregation == "dr_grpo":
         length = max_completion_length or logp.shape[1]
         loss = (per_token * mask).sum() / (logp.shape[0] * length)
@@ -163,3 +179,86 @@ def grpo_loss(
             clip_frac=masked_mean(low + high, mask),
         )
     return LossOutput(loss=loss, **stats)
+
+
+def engine_importance_weights(trainer_logp: Tensor, engine_logp: Tensor, mask: Tensor, mode: ImportanceSampling,
+                              cap: float) -> Tensor | None:
+    """Per-token importance weights correcting for the rollout engine sampling from slightly other probabilities.
+
+    ``ratio = exp(trainer - engine)`` of each sampled token (TRL's ``vllm_importance_sampling_correction``):
+    ``token_truncate`` keeps ``min(ratio, cap)`` (truncated importance sampling), ``token_mask`` sets tokens whose
+    ratio exceeds ``cap`` to 0. Padding gets weight 1 (its loss is masked anyway).
+
+    Args:
+        trainer_logp: ``N x C`` log-probs of the policy that generated, as the trainer computes them (detached).
+        engine_logp: ``N x C`` log-probs the engine reported for the same tokens.
+        mask: ``N x C`` 1 for completion tokens.
+        mode: ``none``, ``token_truncate`` or ``token_mask``.
+        cap: the upper bound of the ratio (TRL's default 3).
+
+    Returns:
+        ``N x C`` detached weights, or None for ``none``.
+    """
+    if mode == "none":
+        return None
+    diff = torch.where(mask > 0, trainer_logp.detach() - engine_logp.to(trainer_logp.dtype), 0.0)
+    ratio = torch.exp(torch.nan_to_num(diff, nan=0.0))  # an unreported engine log-prob: no correction
+    if mode == "token_truncate":
+        return ratio.clamp(max=cap)
+    if mode == "token_mask":
+        return ratio.masked_fill(ratio > cap, 0.0)
+    raise ValueError(f"importance_sampling must be one of {get_args(ImportanceSampling)}, got {mode!r}")
+
+
+@dataclass(frozen=True)
+class GRPOLossSettings:
+    """Everything that shapes the GRPO objective of one update, validated once.
+
+    Args:
+        beta: KL coefficient to the frozen reference (k3 estimator); 0 needs no reference.
+        epsilon_low: lower clip range of the policy ratio.
+        epsilon_high: upper clip range (DAPO's clip-higher when larger than ``epsilon_low``).
+        aggregation: ``grpo``, ``token_mean`` (DAPO) or ``dr_grpo``.
+        advantage_scale: ``group`` (GRPO), ``batch`` (std over the whole batch, all ranks) or ``none`` (Dr. GRPO).
+        mask_truncated: exclude completions that hit the length cap from the loss.
+        importance_sampling: correction of the engine/trainer mismatch (needs an engine reporting log-probs).
+        importance_sampling_cap: the ratio bound of ``importance_sampling``.
+    """
+
+    beta: float = 0.04
+    epsilon_low: float = 0.2
+    epsilon_high: float = 0.2
+    aggregation: LossAggregation = "grpo"
+    advantage_scale: AdvantageScale = "group"
+    mask_truncated: bool = False
+    importance_sampling: ImportanceSampling = "none"
+    importance_sampling_cap: float = 3.0
+
+    def __post_init__(self) -> None:
+        checks = {  # name -> valid?
+            "beta": self.beta >= 0 and math.isfinite(self.beta),
+            "epsilon_low": 0 <= self.epsilon_low < 1,
+            "epsilon_high": self.epsilon_high >= 0,
+            "aggregation": self.aggregation in get_args(LossAggregation),
+            "advantage_scale": self.advantage_scale in get_args(AdvantageScale),
+            "importance_sampling": self.importance_sampling in get_args(ImportanceSampling),
+            "importance_sampling_cap": self.importance_sampling_cap >= 1,
+        }
+        bad = [f"{k}={getattr(self, k)!r}" for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError("invalid GRPO loss option(s): " + ", ".join(bad))
+
+    def loss_mask(self, mask: Tensor, truncated: Tensor) -> Tensor:
+        """The completion mask without the truncated completions when ``mask_truncated``."""
+        if not self.mask_truncated:
+            return mask
+        return mask * (~truncated.to(mask.device)).unsqueeze(1).to(mask.dtype)
+
+    def objective(self, logp: Tensor, old_logp: Tensor, advantages: Tensor, mask: Tensor, ref_logp: Tensor | None,
+                  max_completion_length: int, token_normaliser: float | Tensor | None = None,
+                  sampling_weights: Tensor | None = None) -> LossOutput:
+        """:func:`grpo_loss` with these settings (arguments as there)."""
+        return grpo_loss(logp, old_logp, advantages, mask, ref_logp=ref_logp, beta=self.beta,
+                         epsilon_low=self.epsilon_low, epsilon_high=self.epsilon_high, aggregation=self.aggregation,
+                         max_completion_length=max_completion_length, token_normaliser=token_normaliser,
+                         sampling_weights=sampling_weights)

@@ -1,11 +1,12 @@
-"""Log-probabilities of completion tokens, without full-vocabulary logits for prompt or image positions.
+"""Log-probabilities of completion tokens, without the ``N x T x V`` logits of the whole sequence.
 
-The prompt (with its image tokens) is left-padded and the completion right-padded, so every
-completion token sits in the last ``C`` positions of the concatenated sequence. Hugging Face
-causal LMs accept ``logits_to_keep``: the LM head then runs on those positions only, which is
-where most of GRPO's activation memory would otherwise go (``N x T x V`` for a long prompt).
-The log-softmax is taken row-chunk by row-chunk with ``logsumexp`` so no second ``N x C x V``
-tensor of log-probabilities is materialised either.
+The prompt (with its image tokens) is left-padded and the completion right-padded, so every completion token
+sits in the last ``C`` positions of the concatenated sequence. The model runs with its LM head switched off
+(:func:`hidden_states_of`): it returns the last hidden states of the ``C`` positions that predict completion
+tokens, and the LM head is applied here, to chunks of ``chunk_size`` real (unpadded) completion tokens, each
+reduced to its token's log-probability and entropy at once. In training every chunk is checkpointed
+(recomputed in the backward pass), so only one chunk's ``chunk x V`` float32 logits exist at any time, instead
+of ``N x C x V`` (632 MB for 16 completions of 64 tokens at Qwen's 151,936-token vocabulary) and its copies.
 
 Repeated work across a group is done once: each distinct image goes through the vision tower once
 (:mod:`lightning_modules.image_features`), and, given ``images_per_row``, each distinct prompt goes
@@ -15,25 +16,99 @@ through the language model once with its KV cache shared by the group's completi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+from transformers import PreTrainedModel
 
 from lightning_modules.image_features import shared_image_features
 from lightning_modules.shared_prefix import can_share, prefix_logits
 
 
-def _token_logprobs_and_entropy(logits: Tensor, tokens: Tensor, with_entropy: bool) -> tuple[Tensor, Tensor | None]:
-    """``logits`` ``n x C x V`` (float32) and ``tokens`` ``n x C`` -> log p(token) and entropy, both ``n x C``."""
+def _head_slot(model: Any) -> tuple[nn.Module, str, nn.Module]:
+    """``(parent, attribute, head)`` of the LM head inside ``model`` (through peft and reference wrappers)."""
+    while not isinstance(model, nn.Module) and hasattr(model, "model"):  # AdapterDisabledReference
+        model = model.model
+    owner = next((m for m in model.modules() if isinstance(m, PreTrainedModel) and m.get_output_embeddings() is not None),
+                 None)
+    if owner is None:
+        raise TypeError(f"no LM head (get_output_embeddings) found in {type(model).__name__}")
+    head = owner.get_output_embeddings()
+    for parent in owner.modules():
+        for name, child in parent.named_children():
+            if child is head:
+                return parent, name, head
+    raise TypeError(f"the LM head of {type(owner).__name__} is not a submodule")
+
+
+@contextmanager
+def hidden_states_of(model: Any) -> Iterator[nn.Module]:
+    """Within the block the model's ``logits`` are its last hidden states; yields the LM head to apply later.
+
+    The head is swapped for ``nn.Identity`` on the module that holds it and put back on exit, so every wrapper
+    (peft, the reference wrappers, the shared-prefix path) runs unchanged.
+    """
+    parent, name, head = _head_slot(model)
+    setattr(parent, name, nn.Identity())
+    try:
+        yield head
+    finally:
+        setattr(parent, name, head)
+
+
+def _chunk_logprobs(head: nn.Module, hidden: Tensor, tokens: Tensor, temperature: float,
+                    with_entropy: bool) -> tuple[Tensor, Tensor]:
+    """``hidden`` ``M x H`` and ``tokens`` ``M`` -> log p(token) and entropy (empty unless asked), both ``M``."""
+    logits = head(hidden).float()
+    if temperature != 1.0:
+        logits = logits / temperature
     lse = torch.logsumexp(logits, dim=-1)
     logp = logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - lse
-    entropy = None
+    entropy = logp.new_empty(0)
     if with_entropy:
         with torch.no_grad():
-            probs = torch.softmax(logits, dim=-1)
-            entropy = lse - (probs * logits).sum(-1)
+            entropy = lse - (torch.softmax(logits, dim=-1) * logits).sum(-1)
+    return logp, entropy
+
+
+def head_logprobs(head: nn.Module, hidden: Tensor, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
+                  with_entropy: bool = False, chunk_size: int = 256) -> tuple[Tensor, Tensor | None]:
+    """Log-probabilities (and entropies) of ``tokens`` from hidden states, ``chunk_size`` tokens at a time.
+
+    Args:
+        head: the LM head (hidden -> vocabulary logits).
+        hidden: ``N x C x H`` hidden states, position ``j`` predicting ``tokens[:, j]``.
+        tokens: ``N x C`` token ids.
+        mask: ``N x C``; only positions where it is non-zero are computed (the rest are 0).
+        temperature: logits are divided by it.
+        with_entropy: also return the (detached) entropies.
+        chunk_size: tokens per chunk; bounds the float32 logits alive at once to ``chunk_size x V``.
+
+    Returns:
+        ``(logp, entropy)``, each ``N x C`` (entropy None unless asked).
+    """
+    real = mask.bool()
+    flat_hidden, flat_tokens = hidden[real], tokens[real]
+    recompute = torch.is_grad_enabled() and flat_hidden.requires_grad
+    logps, entropies = [], []
+    for start in range(0, flat_tokens.shape[0], chunk_size):
+        args = (head, flat_hidden[start : start + chunk_size], flat_tokens[start : start + chunk_size],
+                temperature, with_entropy)
+        lp, ent = checkpoint(_chunk_logprobs, *args, use_reentrant=False) if recompute else _chunk_logprobs(*args)
+        logps.append(lp)
+        entropies.append(ent)
+    logp = torch.zeros(tokens.shape, dtype=torch.float32, device=hidden.device)
+    if logps:
+        logp = logp.masked_scatter(real, torch.cat(logps))
+    entropy = None
+    if with_entropy:
+        entropy = torch.zeros(tokens.shape, dtype=torch.float32, device=hidden.device)
+        if entropies:
+            entropy = entropy.masked_scatter(real, torch.cat(entropies))
     return logp, entropy
 
 
@@ -44,49 +119,43 @@ def completion_logprobs(
     completion_mask: Tensor,
     temperature: float = 1.0,
     with_entropy: bool = False,
-    chunk_size: int = 8,
+    chunk_size: int = 256,
     images_per_row: Sequence[int] | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """Log-probabilities of ``completion_ids`` under ``model`` given the processed prompts.
 
     Args:
-        model: a Hugging Face image-text-to-text model (or a peft wrapper of one).
+        model: a Hugging Face image-text-to-text model (or a peft wrapper of one, or a reference wrapper).
         prompt_inputs: processor output for the ``N`` prompts (``input_ids`` ``N x P``,
             ``attention_mask`` ``N x P``, ``pixel_values``, ``image_grid_thw``, ...), left-padded.
         completion_ids: ``N x C`` sampled tokens, right-padded.
-        completion_mask: ``N x C`` 1 for real completion tokens.
+        completion_mask: ``N x C`` 1 for real completion tokens; padded positions get log-prob 0.
         temperature: the sampling temperature; logits are divided by it so the log-probs are those
             of the distribution the tokens were sampled from.
         with_entropy: also return per-token entropies (detached), for logging.
-        chunk_size: rows per log-softmax chunk, bounds the float32 copy of the logits.
+        chunk_size: completion tokens per LM-head chunk (:func:`head_logprobs`).
         images_per_row: number of images of each row; given, rows that repeat a prompt share one encoding of
             it (:func:`lightning_modules.shared_prefix.prefix_logits`, same values up to float rounding) when
             the model supports it. None runs every row's prompt.
 
     Returns:
-        ``(logp, entropy)``: ``N x C`` log-probabilities (with grad when enabled) and ``N x C``
+        ``(logp, entropy)``: ``N x C`` float32 log-probabilities (with grad when enabled) and ``N x C``
         entropies or None.
     """
-    if images_per_row is not None and can_share(model, prompt_inputs):
-        logits = prefix_logits(model, prompt_inputs, completion_ids, completion_mask, images_per_row)
-    else:
-        logits = _full_logits(model, prompt_inputs, completion_ids, completion_mask)
-    logps, entropies = [], []
-    for start in range(0, logits.shape[0], chunk_size):
-        chunk = logits[start : start + chunk_size].float()
-        if temperature != 1.0:
-            chunk = chunk / temperature
-        lp, ent = _token_logprobs_and_entropy(chunk, completion_ids[start : start + chunk_size], with_entropy)
-        logps.append(lp)
-        if ent is not None:
-            entropies.append(ent)
-    logp = torch.cat(logps)
-    return logp, (torch.cat(entropies) if with_entropy else None)
+    with hidden_states_of(model) as head:
+        if images_per_row is not None and can_share(model, prompt_inputs):
+            hidden = prefix_logits(model, prompt_inputs, completion_ids, completion_mask, images_per_row)
+        else:
+            hidden = _full_logits(model, prompt_inputs, completion_ids, completion_mask)
+    return head_logprobs(head, hidden, completion_ids, completion_mask, temperature, with_entropy, chunk_size)
 
 
 def _full_logits(model: nn.Module, prompt_inputs: Mapping[str, Any], completion_ids: Tensor,
                  completion_mask: Tensor) -> Tensor:
-    """Logits ``N x C x V`` predicting every completion token from one forward pass of every full row."""
+    """Model outputs ``N x C x .`` at the positions predicting every completion token, one pass of every full row.
+
+    ``logits`` or, under :func:`hidden_states_of`, hidden states.
+    """
     c = completion_ids.shape[1]
     prompt_ids = prompt_inputs["input_ids"]
     inputs = shared_image_features(model, prompt_inputs)

@@ -18,7 +18,7 @@ from transformers import GenerationConfig
 
 from datamodules.sample import Sample
 from lightning_modules.image_features import shared_image_features
-from lightning_modules.input_rows import repeat_inputs, select_rows  # noqa: F401  (re-exported)
+from lightning_modules.prompt_rows import repeat_inputs, select_rows  # noqa: F401  (re-exported)
 from lightning_modules.shared_prefix import prefilled_generation_inputs
 
 
@@ -33,6 +33,8 @@ class GenerationSettings:
         top_p: nucleus sampling mass.
         top_k: top-k filter, 0 disables it.
         do_sample: sample (training) or decode greedily (evaluation default).
+        min_new_tokens: the end-of-sequence token is suppressed before this many tokens (0: never); benchmarks use
+            it to make every completion exactly ``max_new_tokens`` long.
     """
 
     max_new_tokens: int = 64
@@ -40,6 +42,7 @@ class GenerationSettings:
     top_p: float = 1.0
     top_k: int = 0
     do_sample: bool = True
+    min_new_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -50,6 +53,8 @@ class GenerationSettings:
             raise ValueError(f"generation.top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0:
             raise ValueError(f"generation.top_k must be >= 0, got {self.top_k}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError(f"generation.min_new_tokens must be in [0, max_new_tokens], got {self.min_new_tokens}")
 
 
 def process_prompts(processor: Any, samples: Sequence[Sample]) -> dict[str, Tensor]:
@@ -85,12 +90,15 @@ class Completions:
         mask: ``N x C`` 1 up to and including the first end-of-sequence token.
         truncated: ``N`` True where no end-of-sequence token was produced.
         texts: decoded completions without special tokens.
+        logprobs: ``N x C`` log-probabilities the engine sampled each token with (after temperature), where the
+            engine reports them (vLLM); None otherwise.
     """
 
     ids: Tensor
     mask: Tensor
     truncated: Tensor
     texts: list[str] = field(default_factory=list)
+    logprobs: Tensor | None = None
 
 
 def eos_token_ids(model: nn.Module, processor: Any) -> list[int]:
@@ -171,6 +179,8 @@ def generate(
     suppressed = placeholder_token_ids(getattr(model, "base_model", model))
     if suppressed:
         gen_kwargs["suppress_tokens"] = suppressed
+    if settings.min_new_tokens:
+        gen_kwargs["min_new_tokens"] = settings.min_new_tokens
     if settings.do_sample:
         gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     # Only these settings, none of the checkpoint's: its other defaults (Qwen2-VL-2B-Instruct ships repetition_penalty
@@ -192,10 +202,25 @@ def generate(
         owner.generation_config = saved_config
         model.train(was_training)
     out = out.clone()  # a normal tensor again: the log-prob passes embed these ids with autograd recording
-    ids = out[:, inputs["input_ids"].shape[1] :]
+    return finish_completions(out[:, inputs["input_ids"].shape[1] :], tokenizer, eos, pad)
+
+
+def finish_completions(ids: Tensor, tokenizer: Any, eos: Sequence[int], pad: int,
+                       logprobs: Tensor | None = None) -> Completions:
+    """Mask generated tokens after the first end-of-sequence token, pad them, and decode.
+
+    Args:
+        ids: ``N x C`` generated tokens (anything after a row's end).
+        tokenizer: decodes the texts.
+        eos: tokens that end a completion.
+        pad: the padding token written after each row's end.
+        logprobs: the engine's ``N x C`` sampling log-probs, if any (0 where masked).
+    """
     if ids.shape[1] == 0:  # every row ended at once: keep one (EOS) column so shapes stay valid
-        ids = torch.full((ids.shape[0], 1), eos[0], dtype=out.dtype, device=out.device)
+        ids = torch.full((ids.shape[0], 1), eos[0], dtype=ids.dtype, device=ids.device)
     mask, truncated = completion_mask(ids, eos)
     ids = ids.masked_fill(mask == 0, pad)
+    if logprobs is not None:
+        logprobs = logprobs[:, : ids.shape[1]].masked_fill(mask == 0, 0.0)
     texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
-    return Completions(ids=ids, mask=mask, truncated=truncated, texts=texts)
+    return Completions(ids=ids, mask=mask, truncated=truncated, texts=texts, logprobs=logprobs)

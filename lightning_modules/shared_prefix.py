@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from lightning_modules.image_features import distinct_images, hf_model, shared_image_features
-from lightning_modules.input_rows import select_rows
+from lightning_modules.prompt_rows import select_rows
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datamodules import (MultiDomainDataModule, SyntheticGeometry, SyntheticObje
 from datamodules.domain import Domain
 from lightning_modules.policy import HFPolicy
 from lightning_modules.rollout import GenerationSettings, generate, process_prompts
-from lightning_modules.scoring import eval_scores
+from lightning_modules.completion_scores import eval_scores
 
 BASE = Path(__file__).resolve().parents[1] / "assets" / "tiny-base"
 

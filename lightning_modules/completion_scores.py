@@ -1,4 +1,4 @@
-"""Score completions with each sample's own domain verifiers and summarise them for logging."""
+"""Rewards of completions: each sample scored by its own domain's verifiers, summarised for logging."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from datamodules.sample import Sample
+from rewards.base import VerifierResult
 from rewards.composite import DomainReward
 
 
@@ -19,21 +20,29 @@ class ScoredBatch:
 
     Attributes:
         total: ``N`` weighted rewards (float32, CPU).
-        per_verifier: verifier name -> (sum of scores, sum of parse failures, count) over the
-            samples whose domain uses it, so a verifier shared by domains is averaged over all.
+        per_verifier: verifier name -> its results over every sample whose domain uses it (a verifier shared by
+            domains is averaged over all of them).
         per_domain: domain name -> ``(sum of total rewards, count)``.
     """
 
     total: Tensor
-    per_verifier: dict[str, list[float]] = field(default_factory=dict)
+    per_verifier: dict[str, VerifierResult] = field(default_factory=dict)
     per_domain: dict[str, list[float]] = field(default_factory=dict)
 
+    def add(self, result: VerifierResult) -> None:
+        """Pool one domain's results of a verifier with those of the other domains that use it."""
+        seen = self.per_verifier.get(result.name)
+        if seen is not None:
+            result = VerifierResult(result.name, seen.scores + list(result.scores),
+                                    seen.parse_failed + list(result.parse_failed))
+        self.per_verifier[result.name] = result
+
     def log_dict(self, prefix: str = "train") -> dict[str, float]:
-        """Means in the names of docs/CONTRACTS.md (``reward/<verifier>/mean``, ``<prefix>/reward/<domain>``)."""
+        """Means in the names of docs/CONTRACTS.md: ``reward/<verifier>/*`` (built by
+        :meth:`rewards.base.VerifierResult.to_log_dict`) and ``<prefix>/reward/<domain>``."""
         out: dict[str, float] = {}
-        for name, (s, fails, n) in self.per_verifier.items():
-            out[f"reward/{name}/mean"] = s / n
-            out[f"reward/{name}/parse_fail"] = fails / n
+        for result in self.per_verifier.values():
+            out.update(result.to_log_dict("reward"))
         for domain, (s, n) in self.per_domain.items():
             out[f"{prefix}/reward/{domain}"] = s / n
         return out
@@ -71,11 +80,8 @@ def score_completions(
         )
         total[idx] = out.total.detach().float().cpu()
         batch.per_domain[domain] = [float(out.total.sum()), len(idx)]
-        for name, result in out.results.items():
-            acc = batch.per_verifier.setdefault(name, [0.0, 0.0, 0])
-            acc[0] += float(sum(result.scores))
-            acc[1] += float(sum(result.parse_failed))
-            acc[2] += len(result.scores)
+        for result in out.results.values():
+            batch.add(result)
     return batch
 
 

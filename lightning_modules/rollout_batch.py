@@ -1,4 +1,4 @@
-"""A scored generation batch (the rollout) and the pieces of it that optimiser steps consume."""
+"""The rollout: one scored generation batch, the row subsets optimiser steps consume, and joining several."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from datamodules.sample import Sample
-from lightning_modules.input_rows import select_rows
+from lightning_modules.prompt_rows import select_rows
 from lightning_modules.rollout import Completions
 
 
@@ -52,11 +52,29 @@ class Rollout:
                 mask=c.mask[idx.to(c.mask.device)],
                 truncated=c.truncated[idx.to(c.truncated.device)],
                 texts=[c.texts[r] for r in rows],
+                logprobs=None if c.logprobs is None else c.logprobs[idx.to(c.logprobs.device)],
             ),
             rewards=self.rewards[idx],
             group_size=self.group_size,
             advantages=None if self.advantages is None else self.advantages[idx],
         )
+
+    def minibatches(self, size: int | None, generator: torch.Generator | None = None) -> list[list[int]]:
+        """Row indices of the minibatches of ``size`` rows (the last may be smaller), in a random order.
+
+        Rows are shuffled across groups before they are split, as TRL shuffles the generation batch, so a
+        minibatch is not a run of whole groups (whose advantages sum to zero); one minibatch keeps the rows'
+        order and draws nothing from ``generator``.
+
+        Args:
+            size: rows per minibatch; None (or at least ``len(self)``) makes one minibatch.
+            generator: the random source of the order (seeded by the caller for reproducible runs).
+        """
+        n = len(self)
+        if size is None or size >= n:
+            return [list(range(n))]
+        order = torch.randperm(n, generator=generator).tolist()
+        return [order[i : i + size] for i in range(0, n, size)]
 
     def groups(self, keep: Tensor) -> Rollout:
         """Keep the groups where ``keep`` (``N / G`` booleans) is True."""
@@ -95,11 +113,15 @@ def concat_rollouts(parts: list[Rollout], pad_token_id: int) -> Rollout:
             inputs[key] = torch.cat([_pad_to(v, p_len, fill, left=True) for v in values])
         else:
             inputs[key] = torch.cat(values)
+    logprobs = None
+    if all(p.completions.logprobs is not None for p in parts):
+        logprobs = torch.cat([_pad_to(p.completions.logprobs, c_len, 0, left=False) for p in parts])
     comps = Completions(
         ids=torch.cat([_pad_to(p.completions.ids, c_len, pad_token_id, left=False) for p in parts]),
         mask=torch.cat([_pad_to(p.completions.mask, c_len, 0, left=False) for p in parts]),
         truncated=torch.cat([p.completions.truncated for p in parts]),
         texts=[t for p in parts for t in p.completions.texts],
+        logprobs=logprobs,
     )
     advantages = None
     if all(p.advantages is not None for p in parts):
