@@ -1,12 +1,14 @@
 """A domain's reward: weighted verifiers with the paper's format gate.
 
-In YAML (through jsonargparse) a domain lists its verifiers by registered name or class path::
+In YAML (through jsonargparse) a domain lists its verifiers by registered name or class path, with
+options, or - as every other component of a config - as ``class_path`` / ``init_args``::
 
     rewards:
       lisa:
         verifiers:
           - {name: think_answer_format, weight: 1.0}
           - {name: box_iou, weight: 2.0, options: {threshold: 0.5}}
+          - {class_path: rewards.box_verifiers.BoxIoU, init_args: {threshold: 0.5}, weight: 2.0}
         format_gate: true
 """
 
@@ -23,6 +25,7 @@ from rewards.base import InvalidSolutionError, Verifier, VerifierResult
 from rewards.registry import build_verifier
 
 _SPEC_KEYS = ("name", "weight", "options")
+_CLASS_PATH_KEYS = ("class_path", "init_args", "weight")
 
 
 @dataclass
@@ -53,16 +56,33 @@ class VerifierSpec:
 
     @classmethod
     def coerce(cls, spec: VerifierSpec | Mapping[str, Any]) -> VerifierSpec:
-        """Accept a spec or a ``{name, weight, options}`` mapping (as YAML gives it)."""
+        """Accept a spec, a ``{name, weight, options}`` mapping or a ``{class_path, init_args, weight}`` one.
+
+        The second form is the first spelled as the rest of a config spells components: ``class_path`` is the
+        ``name`` (a class path or a registered name) and ``init_args`` the ``options``.
+
+        Raises:
+            ValueError: On a mapping that mixes the forms, misses ``name`` / ``class_path``, or has other keys.
+        """
         if isinstance(spec, VerifierSpec):
             return spec
         if not isinstance(spec, Mapping):
             raise ValueError(f"a verifier spec must be a VerifierSpec or a mapping, got {type(spec).__name__}")
+        if "class_path" in spec or "init_args" in spec:
+            unknown = sorted(set(spec) - set(_CLASS_PATH_KEYS))
+            if unknown:
+                raise ValueError(f"verifier spec {dict(spec)!r} has key(s) {unknown} beside class_path; "
+                                 f"allowed: {list(_CLASS_PATH_KEYS)} (or name, weight, options)")
+            if "class_path" not in spec:
+                raise ValueError(f"verifier spec {dict(spec)!r} has init_args but no class_path")
+            spec = {"name": spec["class_path"], "options": spec.get("init_args") or {},
+                    **({"weight": spec["weight"]} if "weight" in spec else {})}
         unknown = sorted(set(spec) - set(_SPEC_KEYS))
         if unknown:
-            raise ValueError(f"verifier spec {dict(spec)!r} has unknown key(s) {unknown}; allowed: {list(_SPEC_KEYS)}")
+            raise ValueError(f"verifier spec {dict(spec)!r} has unknown key(s) {unknown}; allowed: {list(_SPEC_KEYS)} "
+                             f"(or {list(_CLASS_PATH_KEYS)})")
         if "name" not in spec:
-            raise ValueError(f"verifier spec {dict(spec)!r} is missing 'name'")
+            raise ValueError(f"verifier spec {dict(spec)!r} is missing 'name' (or 'class_path')")
         return cls(**spec)
 
 
@@ -72,7 +92,8 @@ class RewardOutput:
 
     Args:
         total: ``(n,)`` float32 weighted sum of the verifier scores, format gate applied.
-        results: Per-verifier results by verifier name (scores before gating).
+        results: Per-verifier results by verifier name (scores before gating); each builds its own
+            ``reward/<verifier>/*`` log entries (:meth:`~rewards.base.VerifierResult.to_log_dict`).
         weights: Weight of each verifier by name.
         format_passed: ``n`` flags, True where every format verifier scored 1.0 (all True
             when the domain has no format verifier); the "format failed" diagnostic.
@@ -83,20 +104,13 @@ class RewardOutput:
     weights: dict[str, float]
     format_passed: list[bool] = field(default_factory=list)
 
-    def to_log_dict(self, prefix: str = "reward") -> dict[str, float]:
-        """``<prefix>/<verifier>/mean`` and ``<prefix>/<verifier>/parse_fail`` for every verifier."""
-        merged: dict[str, float] = {}
-        for result in self.results.values():
-            merged.update(result.to_log_dict(prefix))
-        return merged
-
 
 class DomainReward:
     """Weighted sum of verifiers for one training domain.
 
     Args:
-        verifiers: Verifier specs (``VerifierSpec`` or ``{name, weight, options}`` mappings);
-            names must be unique within a domain.
+        verifiers: Verifier specs (``VerifierSpec``, ``{name, weight, options}`` or
+            ``{class_path, init_args, weight}`` mappings); names must be unique within a domain.
         format_gate: If True, a sample failing any format verifier (``is_format``) scores 0 on
             the other verifiers too, as in the paper. No effect without a format verifier.
     """

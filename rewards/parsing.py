@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from rewards.base import InvalidSolutionError
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
@@ -45,14 +49,37 @@ for the first box(es), the last 64 KiB when they look for the last number or let
 answers are far shorter; the cap keeps a 1 MB completion to a few milliseconds."""
 
 
-def head(text: str) -> str:
-    """The first :data:`MAX_SCAN_CHARS` characters of ``text``."""
-    return text[:MAX_SCAN_CHARS]
+def head(text: str, limit: int = MAX_SCAN_CHARS) -> str:
+    """The first ``limit`` (:data:`MAX_SCAN_CHARS`) characters of ``text``."""
+    return text[:limit]
 
 
-def tail(text: str) -> str:
-    """The last :data:`MAX_SCAN_CHARS` characters of ``text``."""
-    return text[-MAX_SCAN_CHARS:]
+def tail(text: str, limit: int = MAX_SCAN_CHARS) -> str:
+    """The last ``limit`` (:data:`MAX_SCAN_CHARS`) characters of ``text``."""
+    return text[-limit:]
+
+
+def ground_truth_texts(solution: Any, max_chars: int = 4096) -> list[str]:
+    """A ground truth given as one answer or a list of accepted answers, as stripped strings.
+
+    Numbers become their text. Raises the verifier's ``InvalidSolutionError`` (naming the index) for an
+    empty list, an empty or non-text answer, an answer with ``<answer>`` tags or one longer than ``max_chars``.
+    """
+    values = solution if isinstance(solution, Sequence) and not isinstance(solution, str) else [solution]
+    if not values:
+        raise InvalidSolutionError("solution holds no answer")
+    texts = []
+    for i, value in enumerate(values):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidSolutionError(f"solution[{i}] must be a non-empty string, got {value!r}"[:120])
+        if ANSWER_OPEN in value or ANSWER_CLOSE in value:
+            raise InvalidSolutionError(f"solution[{i}] must not contain <answer> tags")
+        if len(value) > max_chars:
+            raise InvalidSolutionError(f"solution[{i}] is longer than {max_chars} characters")
+        texts.append(value.strip())
+    return texts
 
 
 def answer_or_text(text: str, fallback_to_text: bool) -> str | None:
@@ -100,6 +127,67 @@ def last_match(
     return None
 
 
+# --- LaTeX wrappers --------------------------------------------------------------------------
+
+_BOXED = "\\boxed{"
+_TEXT_WRAPPER_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\s{0,4}\{(.*)\}", re.DOTALL)
+_MATH_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+
+
+def _boxed_content(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` whose braces balance, or None."""
+    start = text.rfind(_BOXED)
+    if start < 0:
+        return None
+    depth, begin = 1, start + len(_BOXED)
+    for i in range(begin, len(text)):
+        char = text[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[begin:i]
+    return None
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def unwrap_latex(text: str) -> str:
+    """A short answer without its LaTeX wrapping: ``\\boxed{5}`` -> ``5``, ``$\\text{left}$`` -> ``left``.
+
+    The content of the last balanced ``\\boxed{...}`` if there is one; then, repeatedly (three times at
+    most), math delimiters around the whole answer (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``)
+    and a ``\\text{...}`` / ``\\mathrm{...}`` around all of it are removed. Linear in the text's length.
+    """
+    text = text.strip()
+    boxed = _boxed_content(text)
+    if boxed is not None:
+        text = boxed.strip()
+    for _ in range(3):
+        before = text
+        for opening, closing in _MATH_DELIMITERS:
+            if len(text) >= len(opening) + len(closing) and text.startswith(opening) and text.endswith(closing):
+                text = text[len(opening) : len(text) - len(closing)].strip()
+                break
+        match = _TEXT_WRAPPER_RE.fullmatch(text)
+        if match is not None and _balanced(match.group(1)):  # not "\\text{a} and \\text{b}"
+            text = match.group(1).strip()
+        if text == before:
+            break
+    return text
+
+
 # --- numbers -------------------------------------------------------------------------------
 
 _EXP = r"(?:[eE][-+]?[0-9]{1,4})?"
@@ -112,8 +200,9 @@ _DEC = rf"(?:[0-9]{{1,3}}(?:,[0-9]{{3}})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?{_EXP}
 MINUS_SIGNS = "-\u2212\ufe63\uff0d"  # "-" first: in a character class it is then literal, not a range
 NUMBER_RE = re.compile(
     rf"(?<![0-9])(?<![0-9]\.)(?P<sign>[{MINUS_SIGNS}+]?)(?:"
-    rf"\\[dt]?frac\s{{0,4}}\{{\s{{0,8}}(?P<fn>[-+]?{_DEC})\s{{0,8}}\}}"
-    rf"\s{{0,4}}\{{\s{{0,8}}(?P<fd>[-+]?{_DEC})\s{{0,8}}\}}"
+    # \frac takes two arguments, each braced or a single bare digit: \frac{3}{4}, \frac12, \frac1{2}.
+    rf"\\[dt]?frac\s{{0,4}}(?:\{{\s{{0,8}}(?P<fn>[-+]?{_DEC})\s{{0,8}}\}}|(?P<fn1>[0-9]))"
+    rf"\s{{0,4}}(?:\{{\s{{0,8}}(?P<fd>[-+]?{_DEC})\s{{0,8}}\}}|(?P<fd1>[0-9]))"
     rf"|\\sqrt\s{{0,4}}\{{\s{{0,8}}(?P<sq>{_DEC})\s{{0,8}}\}}"
     rf"|(?P<num>{_DEC})(?:\s{{0,4}}/\s{{0,4}}(?P<den>{_DEC}))?)"
     rf"(?P<pct>\s{{0,4}}\\?%)?"
@@ -148,8 +237,8 @@ def number_from_match(match: re.Match[str]) -> Number | None:
     if len(match.group(0)) > 4 * MAX_NUMBER_CHARS:
         return None
     groups = match.groupdict()
-    if groups["fn"] is not None:
-        num, den = _to_float(groups["fn"]), _to_float(groups["fd"])
+    if groups["fn"] is not None or groups["fn1"] is not None:
+        num, den = _to_float(groups["fn"] or groups["fn1"]), _to_float(groups["fd"] or groups["fd1"])
     elif groups["sq"] is not None:
         radicand = _to_float(groups["sq"])
         num, den = (math.sqrt(radicand) if radicand is not None and radicand >= 0 else None), 1.0

@@ -1,7 +1,8 @@
 """Normalisation of short natural-language answers for exact matching.
 
 ``normalize_answer("The Twenty-one dogs.") == ("21", "dogs")``: case-folded word and number
-tokens, punctuation and the articles a/an/the dropped, number words written as digits
+tokens, punctuation and the articles a/an/the dropped (unless the answer is nothing but articles:
+``"A"``, an option letter, stays ``("a",)``), number words written as digits
 (zero to ninety-nine), numbers in a canonical form (``"1,000.50" -> "1000.5"``, a leading minus kept:
 ``"-5"`` is not ``"5"``, and a typographic minus sign, U+2212, is a minus; digits of any script read as ASCII
 digits, after NFC normalisation), and a
@@ -78,6 +79,7 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
     if len(raw) > max_tokens:
         return None
     tokens: list[str] = []
+    articles: list[str] = []
     after_tens = False  # previous token was a tens word, so "twenty one" can become "21"
     for token in raw:
         if token[0].isdigit() or token[0] == "-":
@@ -86,6 +88,7 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
             continue
         word = token.casefold()
         if word in _ARTICLES:
+            articles.append(word)
             continue
         unit = _UNITS.get(word)
         if unit is not None and after_tens and 0 < unit < 10:
@@ -95,6 +98,9 @@ def normalize_answer(text: str, max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[st
         tens = _TENS.get(word)
         tokens.append(str(unit) if unit is not None else str(tens) if tens is not None else word)
         after_tens = tens is not None
+    if not tokens:
+        # Only articles: the answer *is* the word - an option letter "A" most often - not an empty answer.
+        return tuple(articles)
     if len(tokens) == 1:
         if tokens[0] in _YES:
             return ("yes",)

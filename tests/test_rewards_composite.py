@@ -61,14 +61,47 @@ def test_format_gate_zeroes_other_verifiers() -> None:
 def test_log_dict_has_contract_names() -> None:
     reward = DomainReward([VerifierSpec("think_answer_format"), VerifierSpec("exact_match", weight=2.0)])
     out = reward(["<think>\nx\n</think>\n<answer>\nyes\n</answer>", "nothing"], ["yes", "yes"], [{}, {}])
-    assert out.to_log_dict() == {
+    logged = {k: v for result in out.results.values() for k, v in result.to_log_dict().items()}
+    assert logged == {
         "reward/think_answer_format/mean": 0.5,
         "reward/think_answer_format/parse_fail": 0.5,
         "reward/exact_match/mean": 0.5,
         "reward/exact_match/parse_fail": 0.0,
     }
-    assert set(out.to_log_dict("val")) == {k.replace("reward/", "val/", 1) for k in out.to_log_dict()}
+    assert set(out.results["exact_match"].to_log_dict("val")) == {"val/exact_match/mean", "val/exact_match/parse_fail"}
     assert out.weights == {"think_answer_format": 1.0, "exact_match": 2.0}
+
+
+def test_class_path_form_is_the_name_form() -> None:
+    # {class_path, init_args, weight}, as every other component of a config is written, is the same spec.
+    named = VerifierSpec.coerce({"name": "box_iou", "weight": 2.0, "options": {"threshold": 0.5}})
+    for spec in (
+        {"class_path": "rewards.box_verifiers.BoxIoU", "init_args": {"threshold": 0.5}, "weight": 2.0},
+        {"class_path": "box_iou", "init_args": {"threshold": 0.5}, "weight": 2.0},  # a registered name works too
+    ):
+        coerced = VerifierSpec.coerce(spec)
+        assert (coerced.weight, coerced.options) == (named.weight, named.options)
+        reward = DomainReward([FMT, spec])
+        assert reward.verifiers["box_iou"].threshold == 0.5 and reward.weights["box_iou"] == 2.0
+    assert VerifierSpec.coerce({"class_path": "exact_match"}).weight == 1.0  # weight and init_args are optional
+    with pytest.raises(ValueError, match="beside class_path"):
+        VerifierSpec.coerce({"class_path": "box_iou", "options": {"threshold": 0.5}})  # the two forms mixed
+    with pytest.raises(ValueError, match="no class_path"):
+        VerifierSpec.coerce({"init_args": {"threshold": 0.5}})
+    with pytest.raises(ValueError, match="unknown option"):
+        DomainReward([{"class_path": "box_iou", "init_args": {"thresh": 0.5}}])  # options are still checked
+
+
+def test_both_forms_parse_from_yaml_through_jsonargparse() -> None:
+    # A domain's verifier list as jsonargparse reads it when the field is typed list[VerifierSpec | dict].
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser()
+    parser.add_argument("--verifiers", type=list[VerifierSpec | dict[str, Any]])
+    cfg = parser.parse_args(["--verifiers", "[{name: think_answer_format}, "
+                             "{class_path: rewards.box_verifiers.BoxIoU, init_args: {threshold: 0.5}, weight: 2.0}]"])
+    reward = DomainReward(parser.instantiate(cfg).verifiers)
+    assert list(reward.weights.items()) == [("think_answer_format", 1.0), ("box_iou", 2.0)]
 
 
 def test_primary_and_eval_score_ignore_the_gate() -> None:

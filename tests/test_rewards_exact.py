@@ -49,6 +49,15 @@ CASES: list[tuple[str, Any, float, bool]] = [
     (wrap("word " * 300), "word", 0.0, True),  # over the 256-token cap: never matches
     (wrap("?!"), "yes", 0.0, True),  # only punctuation
     (wrap("yes") + wrap("no"), "no", 1.0, False),  # last answer block
+    (wrap("A"), "A", 1.0, False),  # an option letter "A" is the article's spelling, not an empty answer
+    (wrap("a"), "A", 1.0, False),  # ... in either case
+    (wrap("(A)"), "A", 1.0, False),  # ... with brackets dropped as punctuation
+    (wrap("B"), "A", 0.0, False),  # ... and another letter is wrong, not unparsable
+    (wrap("a cat"), "a", 0.0, False),  # with another word beside it the article is still dropped
+    (wrap("\\boxed{5}"), "5", 1.0, False),  # LaTeX box unwrapped
+    (wrap("$\\text{left}$"), "left", 1.0, False),  # math delimiters and \text{} unwrapped
+    (wrap("so \\boxed{\\text{Left}}"), "left", 1.0, False),  # the last box's content is the answer
+    (wrap("\\boxed{5"), "5", 0.0, False),  # an unclosed box is not unwrapped
 ]
 
 
@@ -63,7 +72,6 @@ def test_exact_table(completion: str, solution: Any, score: float, parse_failed:
     ("solution", "message"),
     [
         ("", "empty after normalisation"),  # empty string
-        ("the", "empty after normalisation"),  # only an article
         (None, "solution must be a string"),  # missing
         (True, "solution must be a string"),  # bool is not an answer
         ("<answer>x</answer>", "answer> tags"),  # would break the reference completion
@@ -73,3 +81,10 @@ def test_exact_table(completion: str, solution: Any, score: float, parse_failed:
 def test_exact_rejects_bad_ground_truth(solution: Any, message: str) -> None:
     with pytest.raises(InvalidSolutionError, match=message):
         build_verifier("exact_match").validate_solution(solution, {})
+
+
+def test_an_article_alone_is_a_valid_ground_truth() -> None:
+    # Multiple-choice answers "A" were rejected as empty before the article rule kept a lone article.
+    verifier = build_verifier("exact_match")
+    verifier.validate_solution("A", {})
+    assert verifier.score([wrap("The")], ["the"], [{}]).scores == [1.0]

@@ -20,6 +20,10 @@ CASES: list[tuple[str, Any, dict[str, float], float, bool]] = [
     (wrap("3/4"), 0.75, {}, 1.0, False),  # plain fraction
     (wrap(r"\frac{3}{4}"), "0.75", {}, 1.0, False),  # LaTeX fraction
     (wrap(r"$\dfrac{1}{3}$"), "0.33333", {}, 1.0, False),  # \dfrac inside math mode, within rel_tol
+    (wrap(r"\frac12"), 0.5, {}, 1.0, False),  # bare-digit arguments: \frac12 is 1/2, not 12
+    (wrap(r"\frac12"), 12, {}, 0.0, False),  # ... so it is not twelve
+    (wrap(r"x = \tfrac1{4}"), 0.25, {}, 1.0, False),  # one bare, one braced argument
+    (wrap(r"\frac{3}4"), 0.75, {}, 1.0, False),  # ... the other way round
     (wrap("50%"), 0.5, {}, 1.0, False),  # percentage read as a fraction
     (wrap("50%"), 50, {}, 1.0, False),  # ... or as the bare number
     (wrap("12.5 cm"), 12.5, {}, 1.0, False),  # trailing unit
