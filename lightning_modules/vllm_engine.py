@@ -3,10 +3,11 @@
 The engine runs in the training process (vLLM's in-process mode, ``VLLM_ENABLE_V1_MULTIPROCESSING=0``), on the
 policy's device, with its own copy of the weights:
 
-- It starts from the policy's config and processor with placeholder weights (``load_format="dummy"``: nothing is
-  read from disk twice) and receives the policy's weights before its first rollout, then again before the first
-  rollout after each optimiser step (never otherwise): full weights, or for LoRA the base weights with the adapter
-  merged in, through ``reload_weights``, after which its prefix and encoder caches are reset.
+- It loads the policy's checkpoint with the policy's own processor (any ``min_pixels``/``max_pixels`` override
+  included) and receives the policy's weights before its first rollout, then again before the first rollout
+  after each optimiser step (never otherwise): full weights, or for LoRA the base weights with the adapter merged
+  in, through ``reload_weights``, after which its prefix and encoder caches are reset. (vLLM's placeholder
+  weights, ``load_format="dummy"``, would also randomise its image normalisation, which no push restores.)
 - Prompts are the chat-templated texts with their images as ``multi_modal_data``; the engine's prompt token ids
   are checked against the processor's, so completions condition on exactly what the log-prob passes score.
 - Sampling follows :class:`~lightning_modules.rollout.GenerationSettings` (temperature, top-p, top-k, length
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,6 +47,7 @@ MIN_CPU_KV_CACHE_BYTES = 64 * 2**20
 
 
 def _import_vllm() -> Any:
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")  # the trainer's threads stay where they are
     mode = os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     if mode not in ("0", "false", "False"):
         raise ValueError("VLLMEngine runs vLLM in the training process: unset VLLM_ENABLE_V1_MULTIPROCESSING "
@@ -140,14 +143,9 @@ class VLLMEngine(RolloutEngine):
                 raise ValueError(f"sleep_between_rollouts=True: vLLM's sleep mode is not available on "
                                  f"{current_platform.device_type}; set it to false")
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        # The engine gets the policy's own config and processor (with any min/max_pixels override), and
-        # placeholder weights: the real ones are pushed before the first rollout.
-        self._config_dir = tempfile.TemporaryDirectory(prefix="modomodo-vllm-")
-        base.config.save_pretrained(self._config_dir.name)
-        processor.save_pretrained(self._config_dir.name)
         dtype = next(base.parameters()).dtype
         kwargs: dict[str, Any] = dict(
-            model=self._config_dir.name, load_format="dummy", dtype=str(dtype).removeprefix("torch."),
+            model=self._model_dir(processor), dtype=str(dtype).removeprefix("torch."),
             enforce_eager=self.enforce_eager, max_model_len=self.max_model_len,
             limit_mm_per_prompt={"image": self.max_images_per_prompt, "video": 0},
             logprobs_mode="processed_logprobs", enable_sleep_mode=self.sleep_between_rollouts,
@@ -155,12 +153,34 @@ class VLLMEngine(RolloutEngine):
             kv_cache_memory_bytes=self._kv_cache_bytes(base, device), seed=0,
         )
         kwargs.update(self.llm_kwargs)
-        threads = torch.get_num_threads()
+        threads, set_threads = torch.get_num_threads(), torch.set_num_threads
         try:
             llm = vllm.LLM(**kwargs)
         finally:
-            torch.set_num_threads(threads)  # vLLM's CPU backend sets its own; training keeps the process's
+            # vLLM's CPU worker replaces torch.set_num_threads by a no-op for the whole process; in-process, that
+            # would be the trainer's process: put the function and the thread count back.
+            torch.set_num_threads = set_threads
+            torch.set_num_threads(threads)
         return llm
+
+    def _model_dir(self, processor: Any) -> str:
+        """A directory with the checkpoint's files (links) and the policy's processor as configured."""
+        source = Path(self._bundle.model_path)
+        if not source.is_dir():  # a hub id: the cached snapshot (downloaded first unless HF_HUB_OFFLINE)
+            from huggingface_hub import snapshot_download
+
+            source = Path(snapshot_download(self._bundle.model_path))
+        self._config_dir = tempfile.TemporaryDirectory(prefix="modomodo-vllm-")
+        target = Path(self._config_dir.name)
+        for item in source.iterdir():
+            (target / item.name).symlink_to(item.resolve())
+        processor_files = {f.name for f in target.iterdir()
+                           if "token" in f.name or "processor" in f.name or "chat_template" in f.name
+                           or f.name in ("preprocessor_config.json", "vocab.json", "merges.txt")}
+        for name in processor_files:
+            (target / name).unlink()
+        processor.save_pretrained(target)
+        return str(target)
 
     # --------------------------------------------------------------- weights
     def policy_updated(self) -> None:
@@ -184,12 +204,13 @@ class VLLMEngine(RolloutEngine):
     # ------------------------------------------------------------ generation
     def _sampling_params(self, model: nn.Module, settings: GenerationSettings, group_size: int,
                          eos: list[int]) -> Any:
+        """One request's sampling parameters, with its own seed (drawn from torch's generator)."""
         from vllm import SamplingParams
 
         suppressed = placeholder_token_ids(getattr(model, "base_model", model))
         sample = settings.do_sample
         return SamplingParams(
-            n=group_size, max_tokens=settings.max_new_tokens, min_tokens=settings.min_new_tokens,
+            n=group_size if sample else 1, max_tokens=settings.max_new_tokens, min_tokens=settings.min_new_tokens,
             temperature=settings.temperature if sample else 0.0, top_p=settings.top_p if sample else 1.0,
             top_k=settings.top_k if sample else 0, stop_token_ids=eos, logprobs=0,
             logit_bias={t: -float("inf") for t in suppressed} or None, skip_special_tokens=True,
@@ -217,9 +238,12 @@ class VLLMEngine(RolloutEngine):
             text = processor.apply_chat_template(s.messages(), add_generation_prompt=True, tokenize=False)
             requests.append({"prompt": text, "multi_modal_data": {"image": list(s.images)}} if s.images else
                             {"prompt": text})
-        outputs = self.llm.generate(requests, self._sampling_params(model, settings, group_size, eos), use_tqdm=False)
+        params = [self._sampling_params(model, settings, group_size, eos) for _ in requests]
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
         self._check_prompts(outputs, inputs, group_size)
-        rows = [c for out in outputs for c in sorted(out.outputs, key=lambda c: c.index)]
+        # A greedy request is decoded once (vLLM refuses n > 1 without sampling); its G rows are that completion.
+        copies = 1 if settings.do_sample else group_size
+        rows = [c for out in outputs for c in sorted(out.outputs, key=lambda c: c.index) for _ in range(copies)]
         width = max(1, max(len(c.token_ids) for c in rows))
         ids = torch.full((len(rows), width), pad, dtype=torch.long)
         logprobs = torch.zeros(len(rows), width)

@@ -21,6 +21,22 @@ from toys import ToySource
 
 ROOT = Path(__file__).resolve().parents[1]
 
+try:
+    import vllm  # noqa: F401
+
+    HAVE_VLLM = True
+except ImportError:
+    HAVE_VLLM = False
+needs_vllm = pytest.mark.skipif(not HAVE_VLLM, reason='vLLM is not installed (pip install -e ".[vllm]"; on CPU see .ci/run)')
+ENGINES = [pytest.param("hf", id="hf-generate"), pytest.param("vllm", id="vllm", marks=needs_vllm)]
+
+
+def engine(name: str):
+    """A fresh rollout engine by name (vLLM's is imported only when asked for)."""
+    from lightning_modules import HFGenerate, VLLMEngine
+
+    return VLLMEngine() if name == "vllm" else HFGenerate()
+
 
 class RewardRecorder(Callback):
     """Mean reward of every rollout that led to an update."""
@@ -69,14 +85,18 @@ def _toy_curve(tmp_path: Path, double: bool = False,
     return recorder.rewards, before, {n: p.detach().clone() for n, p in module.model.named_parameters()}
 
 
-def test_reward_rises_and_parameters_change(tmp_path: Path) -> None:
-    rewards, before, after = _toy_curve(tmp_path)  # float32, the defaults
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_reward_rises_and_parameters_change(tmp_path: Path, engine_name: str) -> None:
+    rollout_engine = engine(engine_name)
+    rewards, before, after = _toy_curve(tmp_path, rollout_engine=rollout_engine)  # float32, the defaults
     first, last = sum(rewards[:3]) / 3, sum(rewards[-3:]) / 3
     assert len(rewards) == 10
     assert last > first + 0.05, rewards
     changed = [n for n in after if not torch.equal(before[n], after[n])]
     frozen_vision = [n for n in changed if ".visual." in n or n.startswith("visual.")]
     assert changed and not frozen_vision  # the language model learned, the frozen vision tower did not move
+    if engine_name == "vllm":  # the weights before the first rollout, then once after each of the 9 steps between
+        assert rollout_engine.pushes == 10
 
 
 def test_learning_curve_is_unchanged_by_sharing_the_prompt_prefix(tmp_path: Path) -> None:
@@ -103,6 +123,18 @@ def test_learning_curve_is_unchanged_by_sharing_the_prompt_prefix(tmp_path: Path
     ids=["full-kl", "lora-kl", "mu2-minibatch", "dynamic-drgrpo"],
 )
 def test_options_train_with_finite_statistics(tmp_path: Path, options: dict) -> None:
+    _train_two_steps_with_finite_statistics(tmp_path, options)
+
+
+@needs_vllm
+def test_vllm_rollouts_with_truncated_importance_sampling(tmp_path: Path) -> None:
+    # Engine log-probs weigh the clipped objective (TRL's vllm_importance_sampling_correction), over two minibatches.
+    last = _train_two_steps_with_finite_statistics(
+        tmp_path, dict(rollout_engine=engine("vllm"), importance_sampling="token_truncate", minibatch_size=8))
+    assert 0 < last["train/importance_weight"] <= 3.0
+
+
+def _train_two_steps_with_finite_statistics(tmp_path: Path, options: dict) -> dict[str, float]:
     module = toy_module(**options)
     metrics: list[dict[str, float]] = []
 
@@ -120,6 +152,7 @@ def test_options_train_with_finite_statistics(tmp_path: Path, options: dict) -> 
             assert module.reference.model is module.model
     else:
         assert module.reference is None
+    return last
 
 
 def test_nonfinite_reward_skips_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
