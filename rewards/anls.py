@@ -15,7 +15,7 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from rewards.base import Verifier
-from rewards.parsing import answer_or_text, ground_truth_texts
+from rewards.parsing import check_answer_block, ground_truth_texts, response_text
 from rewards.registry import register
 
 
@@ -55,11 +55,14 @@ class ANLS(Verifier):
 
     Args:
         threshold: Similarities below it score 0 (0.5: DocVQA's and InfographicVQA's).
+        answer_block: Read the ``<answer>`` block when there is one (the think/answer protocol); False scores
+            the whole completion, as lmms-eval's protocol does.
 
     Ground truth: a non-empty string, or a list of accepted answers (``lmms-lab/DocVQA``'s ``answers``).
     """
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, answer_block: bool = True) -> None:
+        self.answer_block = check_answer_block("anls", answer_block)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
             raise ValueError(f"anls: threshold must be a number in [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
@@ -70,7 +73,7 @@ class ANLS(Verifier):
 
     def score_one(self, completion: str, target: list[str], meta: Mapping[str, Any]) -> tuple[float, bool]:
         """ANLS of the answer against the accepted answers."""
-        answer = answer_or_text(completion, fallback_to_text=True)
+        answer = response_text(completion, self.answer_block)
         if not answer:
             return 0.0, True
         value = anls_score(answer, target, self.threshold)

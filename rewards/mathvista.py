@@ -19,7 +19,7 @@ from rapidfuzz.distance import Levenshtein
 
 from rewards.base import InvalidSolutionError, Verifier
 from rewards.choice import LETTERS, extract_choice
-from rewards.parsing import answer_or_text, format_number, last_number
+from rewards.parsing import check_answer_block, format_number, last_number, response_text
 from rewards.registry import register
 from rewards.relaxed import MAX_FLOAT_CHARS
 
@@ -120,11 +120,15 @@ class MathVistaMatch(Verifier):
     ``integer``, ``float``, ``list``), ``precision`` (decimals of a float answer; None rounds to a whole
     number, as ``round(x, None)`` does), ``options`` (the choices, for ``multi_choice``).
 
+    Args:
+        answer_block: Read the ``<answer>`` block when there is one (the think/answer protocol); False scores
+            the whole completion, as lmms-eval's protocol does.
+
     Ground truth: the answer as MathVista stores it (for ``multi_choice``, the text of the right choice).
     """
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, answer_block: bool = True) -> None:
+        self.answer_block = check_answer_block("mathvista_match", answer_block)
 
     def prepare_solution(self, solution: Any, meta: Mapping[str, Any]) -> tuple[str, str, str, list[str], int | None]:
         """Return ``(answer, question_type, answer_type, choices, precision)`` after validation."""
@@ -142,7 +146,7 @@ class MathVistaMatch(Verifier):
     ) -> tuple[float, bool]:
         """Extract, normalise and compare as strings."""
         answer, question_type, answer_type, choices, precision = target
-        response = answer_or_text(completion, fallback_to_text=True)
+        response = response_text(completion, self.answer_block)
         if not response:
             return 0.0, True
         extraction = extract_answer(response, question_type, answer_type, choices)

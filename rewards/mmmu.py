@@ -17,7 +17,7 @@ from typing import Any
 
 from rewards.base import InvalidSolutionError, Verifier
 from rewards.choice import LETTERS
-from rewards.parsing import answer_or_text, tail
+from rewards.parsing import check_answer_block, response_text, tail
 from rewards.registry import register
 from rewards.relaxed import MAX_FLOAT_CHARS
 
@@ -139,11 +139,14 @@ class MMMUMatch(Verifier):
     Args:
         random_guess: Where no option can be parsed, score 1 / (number of options), the expected score of
             the reference's random pick; False scores 0.
+        answer_block: Read the ``<answer>`` block when there is one (the think/answer protocol); False scores
+            the whole completion, as lmms-eval's protocol does.
 
     Ground truth: an option letter for multiple choice (among the options), else the answer text.
     """
 
-    def __init__(self, random_guess: bool = True) -> None:
+    def __init__(self, random_guess: bool = True, answer_block: bool = True) -> None:
+        self.answer_block = check_answer_block("mmmu_match", answer_block)
         if not isinstance(random_guess, bool):
             raise ValueError(f"mmmu_match: option 'random_guess' must be a bool, got {random_guess!r}")
         self.random_guess = random_guess
@@ -173,7 +176,7 @@ class MMMUMatch(Verifier):
     def score_one(self, completion: str, target: tuple[str, list[str] | None], meta: Mapping[str, Any]) -> tuple[float, bool]:
         """Parse the response the way MMMU's evaluation does and compare."""
         answer, options = target
-        response = answer_or_text(completion, fallback_to_text=True)
+        response = response_text(completion, self.answer_block)
         if not response:
             return (1.0 / len(options) if options and self.random_guess else 0.0), True
         if options is None:

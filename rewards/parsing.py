@@ -82,6 +82,21 @@ def ground_truth_texts(solution: Any, max_chars: int = 4096) -> list[str]:
     return texts
 
 
+def check_answer_block(verifier: str, value: object) -> bool:
+    """Validate a verifier's ``answer_block`` option."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{verifier}: option 'answer_block' must be a bool, got {value!r}")
+    return value
+
+
+def response_text(completion: str, answer_block: bool) -> str:
+    """What a benchmark metric reads: the ``<answer>`` content (or the whole text without a block) when
+    ``answer_block`` is on - the think/answer protocol - else the whole completion, as lmms-eval scores it."""
+    if answer_block:
+        return answer_or_text(completion, fallback_to_text=True) or ""
+    return completion.strip()
+
+
 def answer_or_text(text: str, fallback_to_text: bool) -> str | None:
     """:func:`extract_answer`, or the whole stripped text when there is no block and fallback is on."""
     answer = extract_answer(text)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rewards.base import Verifier
-from rewards.parsing import MAX_SCAN_CHARS, answer_or_text, ground_truth_texts
+from rewards.parsing import MAX_SCAN_CHARS, check_answer_block, ground_truth_texts, response_text
 from rewards.registry import register
 
 MAX_FLOAT_CHARS = 64
@@ -58,12 +58,15 @@ class RelaxedAccuracy(Verifier):
 
     Args:
         max_relative_change: Tolerance for numbers (0.05: ChartQA's 5 %).
+        answer_block: Read the ``<answer>`` block when there is one (the think/answer protocol); False scores
+            the whole completion, as lmms-eval's protocol does.
 
     Ground truth: a non-empty string or number, or a list of them (``HuggingFaceM4/ChartQA``'s ``label``;
     the best match counts).
     """
 
-    def __init__(self, max_relative_change: float = 0.05) -> None:
+    def __init__(self, max_relative_change: float = 0.05, answer_block: bool = True) -> None:
+        self.answer_block = check_answer_block("relaxed_accuracy", answer_block)
         value = max_relative_change
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
             raise ValueError(f"relaxed_accuracy: max_relative_change must be a finite number >= 0, got {value!r}")
@@ -75,7 +78,7 @@ class RelaxedAccuracy(Verifier):
 
     def score_one(self, completion: str, target: list[str], meta: Mapping[str, Any]) -> tuple[float, bool]:
         """Relaxed correctness against the best of the ground-truth answers."""
-        answer = answer_or_text(completion, fallback_to_text=True)
+        answer = response_text(completion, self.answer_block)
         if not answer:
             return 0.0, True
         if len(answer) > MAX_SCAN_CHARS:

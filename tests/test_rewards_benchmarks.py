@@ -143,3 +143,16 @@ def test_mmmu_random_guess_can_be_off_and_letters_are_checked() -> None:
     assert score("mmmu_match", wrap("b"), "B", MMMU_OPTIONS, random_guess=False) == (0.0, True)
     with pytest.raises(InvalidSolutionError, match="not an option letter"):
         build_verifier("mmmu_match").validate_solution("E", MMMU_OPTIONS)
+
+
+@pytest.mark.parametrize("name, solution, meta", [
+    ("relaxed_accuracy", "41", {}),
+    ("anls", ["41"], {}),
+    ("mathvista_match", "41", INT),
+    ("mmmu_match", "41", {"question_type": "open"}),
+])
+def test_answer_block_false_scores_the_whole_completion_as_lmms_eval(name: str, solution: Any, meta: dict) -> None:
+    assert score(name, wrap("41"), solution, meta)[0] == 1.0  # think/answer protocol: the block's content
+    assert score(name, "41", solution, meta, answer_block=False)[0] == 1.0  # lmms-eval: the bare response ...
+    if name != "mmmu_match":  # (MMMU's open parser finds the number anywhere in the text)
+        assert score(name, wrap("41"), solution, meta, answer_block=False)[0] == 0.0  # ... with nothing stripped
