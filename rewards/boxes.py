@@ -194,9 +194,16 @@ def check_box(value: Any, field: str, image_size: tuple[float, float] | None) ->
 
 
 def format_box(box: Box) -> str:
-    """``[x1, y1, x2, y2]`` with integers where exact, else the shortest round-tripping float."""
+    """``[x1, y1, x2, y2]`` with integers where exact, else the shortest round-tripping float.
+
+    A coordinate within 1e-9 (relative) of an integer is written as that integer: a ground-truth box given as
+    integers on the 0-1000 grid, converted to pixels and back, comes back one rounding error away from them.
+    """
 
     def fmt(v: float) -> str:
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+        nearest = round(v) if abs(v) < 1e15 else None
+        if nearest is not None and abs(v - nearest) <= 1e-9 * max(1.0, abs(v)):
+            return str(int(nearest))
+        return repr(v)
 
     return "[" + ", ".join(fmt(v) for v in box) + "]"

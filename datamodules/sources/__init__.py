@@ -1,7 +1,7 @@
 """Data sources: the interface, the real-data adapters and their parsers."""
 
 from datamodules.sources.base import BadSampleError, Source, SourceSplit
-from datamodules.sources.benchmarks import ChartQASource, InfoVQASource, MathVistaSource, MMMUSource
+from datamodules.sources.benchmarks import BenchmarkSource, ChartQASource, InfoVQASource, MathVistaSource, MMMUSource
 from datamodules.sources.hf import HFSource, fit_size
 from datamodules.sources.paper import (
     GeoQAVSource,
@@ -14,6 +14,7 @@ from datamodules.sources.paper import (
 
 __all__ = [
     "BadSampleError",
+    "BenchmarkSource",
     "ChartQASource",
     "GeoQAVSource",
     "HFSource",

@@ -1,11 +1,16 @@
-"""Adapters for the paper's five training sets (problem / solution / image rows).
+"""Adapters for the paper's five training sets (``image`` / ``problem`` / ``solution`` rows).
 
-- ``laolao77/ViRFT_COCO``: ``solution`` is ``<answer>[{'Position': [x1, y1, x2, y2], 'Confidence': 1}, ...]</answer>``
-  in pixels of the stored image -> list of boxes (multi-box IoU);
-- ``yiqingliang/lisa-problems-dataset``: one box ``[x1, y1, x2, y2]`` (pixels, or 0-1 fractions) -> box (IoU);
-- ``yiqingliang/geoqav-problems-dataset``, ``yiqingliang/scienceqa-problems-dataset``: an option letter
-  (choice accuracy; options are read from the problem's ``A. ...`` lines when present);
-- ``yiqingliang/sat-problems-dataset``: a short answer (exact match); rows may hold several images.
+- ``laolao77/ViRFT_COCO``: ``problem`` is Visual-RFT's detection prompt (it asks for "bounding boxes (between
+  0 and 1000, integer)" and already says how to format the answer); ``solution`` is
+  ``<answer>[{'Position': [x1, y1, x2, y2], 'Confidence': 1}, ...]</answer>`` with integer boxes on Qwen2-VL's
+  0-1000 grid, not pixels (Visual-RFT's evaluation divides them by 1000) -> list of boxes, and the model's
+  answers are read on the same grid (``box_format: norm1000``);
+- ``yiqingliang/lisa-problems-dataset`` (and ``-test``): one box ``[x1, y1, x2, y2]`` (0-1 fractions of the
+  image, or pixels) -> box (IoU);
+- ``yiqingliang/geoqav-problems-dataset``, ``yiqingliang/scienceqa-problems-dataset`` (and ``-test``): an option
+  letter (the paper's accuracy reward; options are read from the problem's ``A. ...`` lines when present);
+- ``yiqingliang/sat-problems-dataset`` (and ``-test``): a short answer or an option letter (the paper's
+  accuracy reward); a row may hold a list of images.
 
 ``solution`` may or may not wrap the answer in ``<answer>`` tags; ``problem`` may already end with
 the paper's format instruction (it is not repeated).
@@ -20,6 +25,7 @@ from datamodules.sample import PROMPT_SUFFIX, Record
 from datamodules.sources.base import BadSampleError
 from datamodules.sources.hf import HFSource
 from datamodules.sources.parsing import answer_content, parse_box, parse_letter, parse_options, parse_positions
+from rewards.boxes import to_pixels
 from rewards.composite import VerifierSpec
 
 SolutionBoxFormat = Literal["auto", "pixel", "unit", "norm1000"]
@@ -55,7 +61,7 @@ class ProblemSolutionSource(HFSource):
 
 class _ChoiceSource(ProblemSolutionSource):
     def default_verifiers(self) -> list[VerifierSpec]:
-        return _format_and("choice_accuracy")
+        return _format_and("paper_accuracy")
 
     def parse_solution(self, answer, question, meta, images, sx, sy) -> str:
         # The paper's instruction may trail the last option on its line; it is not option text.
@@ -78,28 +84,33 @@ class ScienceQASource(_ChoiceSource):
 
 
 class SATSource(ProblemSolutionSource):
-    """SAT spatial questions with short natural-language answers (``yiqingliang/sat-problems-dataset``)."""
+    """SAT spatial questions: short answers or option letters (``yiqingliang/sat-problems-dataset``).
+
+    Options listed in the problem (``A. left``) are kept in ``meta["options"]``; the answer stays as written.
+    """
 
     default_path = "yiqingliang/sat-problems-dataset"
 
     def default_verifiers(self) -> list[VerifierSpec]:
-        return _format_and("exact_match")
+        return _format_and("paper_accuracy")
+
+    def parse_solution(self, answer, question, meta, images, sx, sy) -> str:
+        options = parse_options(question.replace(PROMPT_SUFFIX, ""))
+        if options is not None:
+            meta["options"] = options
+        return answer
 
 
-def _to_pixels(box: list[float], fmt: str, size: tuple[int, int]) -> list[float]:
-    w, h = size
-    if fmt == "auto":
-        fmt = "unit" if max(abs(v) for v in box) <= 1.0 else "pixel"
-    scale = {"pixel": (1.0, 1.0), "unit": (w, h), "norm1000": (w / 1000, h / 1000)}[fmt]
-    return [box[0] * scale[0], box[1] * scale[1], box[2] * scale[0], box[3] * scale[1]]
+_FRAME_LIMIT = {"unit": 1.0, "norm1000": 1000.0}
 
 
 class _BoxSource(ProblemSolutionSource):
-    """Shared box handling: ground truth in the stored image's frame -> pixels of the resized image.
+    """Shared box handling: ground truth in the stored frame -> pixels of the (resized) image the model sees.
 
     Args:
-        solution_box_format: Frame of the stored boxes: ``pixel``, ``unit`` (0-1), ``norm1000``, or
-            ``auto`` (``unit`` when every coordinate is <= 1, else ``pixel``).
+        solution_box_format: Frame of the stored boxes: ``pixel`` (of the stored image), ``unit`` (0-1),
+            ``norm1000`` (Qwen2-VL's 0-1000 grid), or ``auto`` (``unit`` when every coordinate is <= 1, else
+            ``pixel``). A box outside its frame is a bad sample, never rescaled to fit.
         **kwargs: See :class:`~datamodules.sources.hf.HFSource`.
     """
 
@@ -111,10 +122,20 @@ class _BoxSource(ProblemSolutionSource):
 
     def rescale(self, box: list[float], images: list, sx: float, sy: float) -> list[float]:
         """``box`` from the stored frame to pixels of the (resized) image the model sees."""
-        w, h = images[0].size
-        original = (round(w / sx), round(h / sy))
-        x1, y1, x2, y2 = _to_pixels(box, self.solution_box_format, original)
-        return [round(x1 * sx, 2), round(y1 * sy, 2), round(x2 * sx, 2), round(y2 * sy, 2)]
+        fmt = self.solution_box_format
+        if fmt == "auto":
+            fmt = "unit" if max(abs(v) for v in box) <= 1.0 else "pixel"
+        if fmt == "pixel":
+            return [round(box[0] * sx, 2), round(box[1] * sy, 2), round(box[2] * sx, 2), round(box[3] * sy, 2)]
+        limit = _FRAME_LIMIT[fmt]
+        if any(not 0.0 <= v <= limit for v in box):
+            raise BadSampleError(f"box {box} lies outside the {fmt} frame [0, {limit:g}]")
+        pixels = to_pixels((box[0], box[1], box[2], box[3]), fmt, images[0].size)
+        if fmt == self.box_format:
+            # The model answers in this frame and the verifiers convert its answers with this same function,
+            # so the stored box, written back, meets the ground truth exactly.
+            return list(pixels)
+        return [round(v, 2) for v in pixels]
 
 
 class LISASource(_BoxSource):
@@ -130,9 +151,22 @@ class LISASource(_BoxSource):
 
 
 class ViRFTCOCOSource(_BoxSource):
-    """Visual-RFT COCO detection: every object of a category (``laolao77/ViRFT_COCO``)."""
+    """Visual-RFT COCO detection: every object of a category (``laolao77/ViRFT_COCO``).
+
+    Stored boxes and the model's answers are on Qwen2-VL's 0-1000 grid (``solution_box_format`` and
+    ``box_format`` default to ``norm1000``); IoU is the same in either frame.
+    """
 
     default_path = "laolao77/ViRFT_COCO"
+
+    def __init__(
+        self,
+        *args: Any,
+        solution_box_format: SolutionBoxFormat = "norm1000",
+        box_format: Literal["pixel", "norm1000", "unit"] = "norm1000",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, solution_box_format=solution_box_format, box_format=box_format, **kwargs)
 
     def default_verifiers(self) -> list[VerifierSpec]:
         return _format_and("multi_box_iou")
