@@ -53,6 +53,7 @@ from lightning_modules.grpo_loss import (
     LossAggregation,
     engine_importance_weights,
     group_advantages,
+    token_mean_normaliser,
     zero_spread_groups,
 )
 from lightning_modules.logprobs import completion_logprobs
@@ -235,7 +236,7 @@ class GRPOModule(VLMTask):
             old_logp = None if reuse_old else self._logprobs(self.model, rollout)[0]
             ref_logp = self._logprobs(self.reference, rollout)[0] if loss.beta != 0 else None
         # token_mean: every minibatch divides by the rollout's tokens (all ranks) per minibatch and rank (TRL's DAPO).
-        normaliser = self._all_ranks_sum(mask.sum()) / (len(slices) * self.trainer.world_size)
+        normaliser = token_mean_normaliser(self._all_ranks_sum(mask.sum()), len(slices), self.trainer.world_size)
         opt, sched = self.optimizers(), self.lr_schedulers()
         self.log_dict({"train/completion_len": comp.mask.sum(1).float().mean(),
                        "train/truncated_frac": comp.truncated.float().mean()}, on_step=True, batch_size=len(rollout))

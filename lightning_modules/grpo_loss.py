@@ -181,6 +181,21 @@ def grpo_loss(
     return LossOutput(loss=loss, **stats)
 
 
+def token_mean_normaliser(tokens: Tensor | float, minibatches: int, world_size: int = 1) -> Tensor:
+    """The ``token_mean`` divisor of each minibatch update, as TRL's DAPO: the rollout's tokens per minibatch and rank.
+
+    Every minibatch's summed token loss is divided by the same number, so each token of the rollout carries the
+    same weight whichever minibatch (and rank) it falls in; the ``S`` updates together weigh like one update of
+    the whole rollout divided by its mean token count.
+
+    Args:
+        tokens: completion tokens that count in the loss, summed over the whole rollout and over every rank.
+        minibatches: S, the minibatches the rollout is split into.
+        world_size: ranks (DDP averages their gradients, which is the division by ``world_size`` undone here).
+    """
+    return torch.as_tensor(tokens, dtype=torch.float32) / (minibatches * world_size)
+
+
 def engine_importance_weights(trainer_logp: Tensor, engine_logp: Tensor, mask: Tensor, mode: ImportanceSampling,
                               cap: float) -> Tensor | None:
     """Per-token importance weights correcting for the rollout engine sampling from slightly other probabilities.

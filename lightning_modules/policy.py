@@ -29,6 +29,7 @@ from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor,
 from lightning_modules.policy_utils import (
     AdapterDisabledReference,
     FrozenReference,
+    disable_dropout,
     freeze_vision_tower,
     lora_target_modules,
 )
@@ -114,12 +115,16 @@ class HFPolicy:
         freeze_vision: Keep the vision tower's weights fixed (the paper trains only the language model).
         gradient_checkpointing: Recompute activations in the backward pass to save memory.
         lora: LoRA adapter settings; ``None`` fine-tunes all (unfrozen) weights.
-        load_in_4bit: QLoRA: load the base in 4-bit NF4 (needs ``lora``, a CUDA GPU and ``bitsandbytes``).
+        load_in_4bit: QLoRA: load the base in 4-bit NF4 (needs ``lora`` and ``bitsandbytes``; on a CUDA GPU, or
+            on the CPU).
         attn_implementation: Attention kernel (``eager``, ``sdpa``, ``flash_attention_2``); ``None`` lets
             transformers choose.
         min_pixels: Override the image processor's minimum image area in pixels (Qwen-style processors).
         max_pixels: Override the image processor's maximum image area in pixels; bounds the image tokens per image.
         trust_remote_code: Allow model code from the hub repository to run.
+        disable_dropout: Set every dropout of the model (LoRA's included) to 0, as TRL's ``disable_dropout``:
+            rollouts are sampled in eval mode, so with dropout live in the log-prob passes the policy ratio would
+            not be 1 before any update (``num_iterations > 1`` or several minibatches).
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class HFPolicy:
         min_pixels: int | None = None,
         max_pixels: int | None = None,
         trust_remote_code: bool = False,
+        disable_dropout: bool = True,
     ) -> None:
         if not model_name_or_path:
             raise ValueError("model_name_or_path must not be empty")
@@ -160,6 +166,7 @@ class HFPolicy:
         self.min_pixels = min_pixels
         self.max_pixels = max_pixels
         self.trust_remote_code = trust_remote_code
+        self.disable_dropout = disable_dropout
 
     def build(self, need_reference: bool) -> PolicyBundle:
         """Load model and processor, check they match, apply freezing / LoRA / checkpointing, make the reference.
@@ -169,7 +176,7 @@ class HFPolicy:
 
         Raises:
             ValueError: A path that cannot be loaded (naming ``model_name_or_path`` or ``processor_name_or_path``),
-                a processor that does not fit the model (naming both), or ``load_in_4bit`` without CUDA.
+                or a processor that does not fit the model (naming both).
             ImportError: ``load_in_4bit`` without ``bitsandbytes`` installed.
         """
         quantization = self._quantization_config()
@@ -192,8 +199,9 @@ class HFPolicy:
         if quantization is not None:
             kwargs["quantization_config"] = quantization
             # 4-bit weights are quantized as they are placed; put them straight on this process's GPU (under DDP
-            # Lightning has already set the current device to the local rank when configure_model runs).
-            kwargs["device_map"] = {"": torch.cuda.current_device()}
+            # Lightning has already set the current device to the local rank when configure_model runs), or on the
+            # CPU, where bitsandbytes >= 0.48 runs nf4 layers too.
+            kwargs["device_map"] = {"": torch.cuda.current_device() if torch.cuda.is_available() else "cpu"}
         model = _load("model_name_or_path", model_path, AutoModelForImageTextToText.from_pretrained, **kwargs)
         if self.freeze_vision:
             freeze_vision_tower(model)
@@ -203,6 +211,11 @@ class HFPolicy:
             # Freezes every base weight (LoRA then adds the trainable ones), upcasts the non-4-bit weights to float32
             # for stable updates, and makes the embeddings' output require grad so checkpointing has a graph to redo.
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=self.gradient_checkpointing)
+            for module in model.modules():
+                # On CPUs with AVX512-BF16, bitsandbytes repacks a 4-bit weight in place for its inference kernel
+                # the first time it runs in eval mode (a rollout); that layout then fails in the training backward.
+                if hasattr(module, "support_avx512bf16_for_cpu"):
+                    module.support_avx512bf16_for_cpu = False
         elif self.gradient_checkpointing:
             # Non-reentrant checkpointing works when the inputs need no grad (frozen embeddings / vision, LoRA).
             if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5 name
@@ -223,6 +236,8 @@ class HFPolicy:
             )
             model = get_peft_model(model, lora_config)
 
+        if self.disable_dropout:
+            disable_dropout(model)
         reference: AdapterDisabledReference | FrozenReference | None = None
         if need_reference:
             reference = AdapterDisabledReference(model) if self.lora is not None else FrozenReference(model)
@@ -231,8 +246,6 @@ class HFPolicy:
     def _quantization_config(self) -> Any:
         if not self.load_in_4bit:
             return None
-        if not torch.cuda.is_available():
-            raise ValueError("load_in_4bit=True needs a CUDA GPU (bitsandbytes 4-bit kernels); none is available")
         try:
             import bitsandbytes  # noqa: F401
         except ImportError as err:

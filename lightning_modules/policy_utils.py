@@ -102,6 +102,24 @@ def lora_target_modules(model: nn.Module, leaf_names: list[str]) -> list[str]:
     return targets
 
 
+def disable_dropout(model: nn.Module) -> int:
+    """Turn off every dropout of ``model``: ``nn.Dropout`` layers (LoRA's too) and attention dropout rates.
+
+    Returns:
+        Number of dropout layers and attention modules changed.
+    """
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, nn.Dropout) and module.p:
+            module.p = 0.0
+            changed += 1
+        rate = getattr(module, "attention_dropout", None)
+        if isinstance(rate, float) and rate:
+            module.attention_dropout = 0.0
+            changed += 1
+    return changed
+
+
 class AdapterDisabledReference:
     """The LoRA policy with its adapter disabled: the frozen base model, sharing the policy's weights.
 

@@ -117,10 +117,11 @@ def test_learning_curve_is_unchanged_by_sharing_the_prompt_prefix(tmp_path: Path
     [
         dict(beta=0.04),  # full fine-tuning: a frozen copy as reference
         dict(beta=0.04, policy=HFPolicy(lora=LoraSettings(r=4))),  # LoRA: the adapter-disabled model is the reference
+        dict(beta=0.04, policy=HFPolicy(lora=LoraSettings(r=4), load_in_4bit=True)),  # QLoRA: an nf4 base (CPU too)
         dict(num_iterations=2, minibatch_size=8, epsilon_high=0.28, loss_aggregation="token_mean"),  # mu > 1, DAPO
         dict(dynamic_sampling=True, advantage_scale="none", loss_aggregation="dr_grpo", mask_truncated=True),
     ],
-    ids=["full-kl", "lora-kl", "mu2-minibatch", "dynamic-drgrpo"],
+    ids=["full-kl", "lora-kl", "qlora-kl", "mu2-minibatch", "dynamic-drgrpo"],
 )
 def test_options_train_with_finite_statistics(tmp_path: Path, options: dict) -> None:
     _train_two_steps_with_finite_statistics(tmp_path, options)

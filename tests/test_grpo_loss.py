@@ -117,3 +117,74 @@ def test_padding_never_reaches_the_loss_even_at_extreme_log_probs(aggregation):
     assert torch.isfinite(out.loss) and torch.isfinite(out.kl)
     assert out.loss.item() == pytest.approx(unpadded.loss.item()) and out.kl.item() == pytest.approx(unpadded.kl.item())
     assert torch.isfinite(logp.grad).all() and logp.grad[:, 1].abs().sum() == 0
+
+
+def test_token_mean_weighs_every_token_of_the_rollout_alike_across_minibatches():
+    # A rollout of two completions (A = +1 with 3 tokens, A = -1 with 1 token) split into two minibatches, at ratio
+    # 1 (the gradient of each token's objective is -A / divisor). TRL's DAPO divides both by 4 tokens / 2
+    # minibatches = 2; dividing each by its own count gave the short completion's token 3x the weight of the others.
+    from lightning_modules.grpo_loss import token_mean_normaliser
+
+    ones = torch.ones(1, 3, dtype=torch.float64)
+    mask_long, mask_short = ones, torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    normaliser = token_mean_normaliser(mask_long.sum() + mask_short.sum(), minibatches=2)
+    assert normaliser.item() == 2.0
+    grads = []
+    for adv, mask in ((1.0, mask_long), (-1.0, mask_short)):
+        logp = torch.zeros(1, 3, dtype=torch.float64, requires_grad=True)
+        grpo_loss(logp, logp.detach(), torch.tensor([adv], dtype=torch.float64), mask, beta=0.0,
+                  aggregation="token_mean", token_normaliser=normaliser).loss.backward()
+        grads.append(logp.grad[mask > 0].abs())
+    assert torch.cat(grads).tolist() == [0.5, 0.5, 0.5, 0.5]  # one weight per token, whichever minibatch
+    # Two ranks, each with this rollout: DDP averages their gradients, so each rank divides by 8 / (2 * 2) = 2 too.
+    assert token_mean_normaliser(8, minibatches=2, world_size=2).item() == 2.0
+    # One minibatch on one rank is the plain token mean.
+    whole = grpo_loss(torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64),
+                      torch.tensor([1.0, -1.0], dtype=torch.float64), torch.cat([mask_long, mask_short]), beta=0.0,
+                      aggregation="token_mean", token_normaliser=token_mean_normaliser(4, minibatches=1))
+    assert whole.loss.item() == pytest.approx((-3 + 1) / 4)
+
+
+def test_batch_scaled_advantages_use_the_std_of_every_rank():
+    # TRL gathers rewards over ranks before scaling; each rank's own std would scale the ranks differently.
+    from lightning_modules.grpo import rollout_advantages
+
+    mine, theirs = torch.tensor([0.0, 1.0, 0.0, 0.5]), torch.tensor([0.0, 4.0, 2.0, 2.0])
+    gather = lambda t: torch.stack([t, theirs])  # noqa: E731  (LightningModule.all_gather on rank 0 of 2)
+    got = rollout_advantages(mine, 2, "batch", gather, rank=0)
+    expected = group_advantages(torch.cat([mine, theirs]), 2, "batch")[:4]
+    assert got.tolist() == pytest.approx(expected.tolist())
+    assert not torch.allclose(got, group_advantages(mine, 2, "batch"))
+    # Group scaling needs nothing from the other ranks.
+    assert torch.equal(rollout_advantages(mine, 2, "group", gather), group_advantages(mine, 2, "group"))
+
+
+# Bad loss settings, with the key each error must name.
+@pytest.mark.parametrize("kwargs,key", [
+    ({"beta": -0.1}, "beta"),  # a negative KL coefficient
+    ({"epsilon_low": 1.0}, "epsilon_low"),  # the ratio could reach 0
+    ({"aggregation": "mean"}, "aggregation"),  # an unknown aggregation
+    ({"advantage_scale": "rank"}, "advantage_scale"),  # an unknown scale
+    ({"importance_sampling": "sequence"}, "importance_sampling"),  # a mode not offered
+    ({"importance_sampling_cap": 0.5}, "importance_sampling_cap"),  # a cap below 1 would down-weight every token
+])
+def test_loss_settings_refuse_bad_values_naming_them(kwargs, key):
+    from lightning_modules.grpo_loss import GRPOLossSettings
+
+    with pytest.raises(ValueError, match=key):
+        GRPOLossSettings(**kwargs)
+
+
+@pytest.mark.parametrize("mode,expected", [
+    ("token_truncate", [0.5, 1.0, 3.0, 1.0]),  # ratios 0.5, 1, 5 (capped at 3); padding weighs 1
+    ("token_mask", [0.5, 1.0, 0.0, 1.0]),  # the ratio above the cap drops its token
+])
+def test_engine_importance_weights(mode, expected):
+    from lightning_modules.grpo_loss import engine_importance_weights
+
+    trainer = torch.log(torch.tensor([[0.5, 1.0, 5.0, 7.0]]))
+    engine = torch.zeros(1, 4)
+    mask = torch.tensor([[1, 1, 1, 0]])
+    got = engine_importance_weights(trainer, engine, mask, mode, cap=3.0)
+    assert got[0].tolist() == pytest.approx(expected)
+    assert engine_importance_weights(trainer, engine, mask, "none", cap=3.0) is None

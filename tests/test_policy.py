@@ -172,10 +172,22 @@ def test_bad_options_fail_at_init_naming_the_key(kwargs: dict, key: str) -> None
         HFPolicy(**kwargs)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
-def test_4bit_on_cpu_names_the_option() -> None:
-    with pytest.raises((ValueError, ImportError), match="load_in_4bit|qlora"):
-        HFPolicy(lora=LoraSettings(), load_in_4bit=True).build(need_reference=False)
+def test_qlora_loads_a_4bit_base_and_trains_only_the_adapter() -> None:
+    pytest.importorskip("bitsandbytes", reason='QLoRA needs bitsandbytes (pip install -e ".[qlora]")')
+    import bitsandbytes as bnb
+
+    bundle = HFPolicy("tiny", lora=LoraSettings(r=4, dropout=0.0), load_in_4bit=True).build(need_reference=True)
+    model, reference = bundle.model, bundle.reference
+    four_bit = [n for n, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert any("language_model" in n and n.endswith("q_proj.base_layer") for n in four_bit)  # nf4 linears
+    assert isinstance(reference, AdapterDisabledReference) and reference.model is model
+    _perturb_lora(model)
+    inputs = _inputs(bundle)
+    model.train()(**inputs, labels=inputs["input_ids"]).loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    assert grads and all("lora_" in n for n in grads) and all(g is not None and g.abs().sum() > 0 for g in grads.values())
+    with torch.no_grad():
+        assert not torch.allclose(reference(**inputs).logits, model(**inputs).logits, atol=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -221,3 +233,18 @@ def test_yaml_style_parsing_builds_lora_settings() -> None:
     assert isinstance(policy.lora, LoraSettings) and policy.lora.r == 4 and policy.dtype == "bfloat16"
     with pytest.raises((SystemExit, ValueError)):
         parser.instantiate_classes(parser.parse_args(["--policy.dtype=float8"]))
+
+
+@pytest.mark.parametrize("disable", [True, False])
+def test_dropout_is_off_by_default_in_training_mode(disable: bool) -> None:
+    # Rollouts run in eval mode; live dropout in the log-prob passes would make the ratio differ from 1 before any
+    # update. LoRA's dropout is the one a default policy has.
+    torch.manual_seed(0)
+    bundle = HFPolicy("tiny", lora=LoraSettings(r=4, dropout=0.5), disable_dropout=disable).build(need_reference=False)
+    _perturb_lora(bundle.model)  # lora_B = 0 would hide any dropout on the adapter's input
+    model = bundle.model.train()
+    inputs = _inputs(bundle)
+    with torch.no_grad():
+        first, second, evaluated = model(**inputs).logits, model(**inputs).logits, model.eval()(**inputs).logits
+    assert torch.equal(first, second) is disable
+    assert torch.equal(first, evaluated) is disable

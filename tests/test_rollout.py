@@ -145,3 +145,35 @@ def test_generation_ignores_the_checkpoints_own_generation_defaults(bundle, samp
         assert torch.equal(run(), plain)
     finally:
         model.generation_config = saved
+
+
+def test_select_rows_follows_images_per_row_when_images_and_rows_are_as_many(bundle) -> None:
+    # Two rows and two images, but both images belong to the first row: the counts say nothing about which tensor
+    # is per image, so image_grid_thw must be gathered by the known images per row (else its rows are swapped).
+    two = _sample("two", [(56, 84), (112, 56)], "Two images?")
+    text_only = Sample(id="t", domain="d", images=[], prompt="No image here, a longer question.", solution="")
+    samples = [text_only, two]
+    inputs = process_prompts(bundle.processor, samples)
+    assert inputs["image_grid_thw"].shape[0] == len(samples)
+    repeated = repeat_inputs(inputs, samples, 2)
+    direct = process_prompts(bundle.processor, [s for s in samples for _ in range(2)])
+    for key in direct:
+        assert torch.equal(repeated[key], direct[key]), key
+    with pytest.raises(ValueError, match="images_per_row counts 1 images"):
+        select_rows(inputs, [1, 0], [0])
+
+
+def test_minibatches_are_shuffled_across_groups_and_seeded() -> None:
+    from lightning_modules.rollout_batch import Rollout
+    from lightning_modules.rollout import Completions
+
+    n = 12
+    rollout = Rollout(samples=[None] * n, inputs={}, completions=Completions(torch.zeros(n, 1), torch.ones(n, 1),
+                      torch.zeros(n, dtype=torch.bool)), rewards=torch.zeros(n), group_size=4)
+    first = rollout.minibatches(4, torch.Generator().manual_seed(0))
+    assert sorted(i for part in first for i in part) == list(range(n)) and [len(p) for p in first] == [4, 4, 4]
+    assert first != [list(range(i, i + 4)) for i in range(0, n, 4)]  # not the consecutive groups
+    assert rollout.minibatches(4, torch.Generator().manual_seed(0)) == first  # the seed fixes the order
+    assert rollout.minibatches(4, torch.Generator().manual_seed(1)) != first
+    assert rollout.minibatches(5, torch.Generator())[-1].__len__() == 2  # the last minibatch takes the rest
+    assert rollout.minibatches(None) == [list(range(n))] == rollout.minibatches(n)  # one minibatch: rows in order
