@@ -23,26 +23,53 @@ def _normalize(text: str) -> str:
     return " ".join(text.strip().lower().split())
 
 
-def anls_score(prediction: str, answers: list[str], threshold: float = 0.5) -> float:
+# Characters str.split() treats as whitespace in ASCII text (it also splits on \x1c-\x1f).
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def _upper_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.upper())  # "ß".upper() is "SS"
+
+
+def _min_normalized_length(text: str) -> int:
+    """A lower bound on ``len(_normalize(text))``, in a few C-level passes (whitespace runs become one space)."""
+    if not text.isascii():
+        return 0
+    return len(text) - sum(text.count(c) for c in _ASCII_WHITESPACE)
+
+
+def anls_score(prediction: str, answers: list[str], threshold: float = 0.5, raw_length: bool = True) -> float:
     """lmms-eval's per-question ANLS of ``prediction`` against the accepted ``answers``.
 
-    An answer whose length differs from the prediction's by more than ``(1 - threshold)`` of the longer
-    one can only score below the threshold, so its edit distance is not computed (a 1 MB prediction
-    costs one pass over the text).
+    The edit distance is at least the difference of the normalised lengths, so an answer that can only score
+    below the threshold is never compared character by character (a 1 MB prediction costs a few passes).
+
+    Args:
+        prediction: The model's answer.
+        answers: The accepted answers.
+        threshold: Similarities below it count as 0.
+        raw_length: Divide by the longer *unnormalised* length, as lmms-eval does (whitespace padding then
+            raises the score); False divides by the longer normalised length, as ANLS is defined.
     """
-    predicted = _normalize(prediction)
+    upper = _upper_length(prediction)
+    floor = _min_normalized_length(prediction)
+    predicted: str | None = None
     best = 0.0
     for answer in answers:
-        length = max(len(answer.upper()), len(prediction.upper()))
+        expected = _normalize(answer)
+        if predicted is None and raw_length:
+            length = max(_upper_length(answer), upper)
+            if length and 1.0 - (floor - len(expected)) / length < threshold:
+                continue  # cannot reach the threshold whatever the normalised prediction is
+        if predicted is None:
+            predicted = _normalize(prediction)
+        length = max(_upper_length(answer), upper) if raw_length else max(len(expected), len(predicted))
         if length == 0:  # both empty: the reference's distance 0, similarity 1
             best = 1.0
             continue
-        expected = _normalize(answer)
-        # The distance is at least the difference of the (normalised) lengths.
         if 1.0 - abs(len(predicted) - len(expected)) / length < threshold:
             continue
-        similarity = 1.0 - Levenshtein.distance(expected, predicted) / length
-        best = max(best, similarity)
+        best = max(best, 1.0 - Levenshtein.distance(expected, predicted) / length)
     return best if best >= threshold else 0.0
 
 
@@ -55,14 +82,19 @@ class ANLS(Verifier):
 
     Args:
         threshold: Similarities below it score 0 (0.5: DocVQA's and InfographicVQA's).
+        raw_length: Divide the distance by the longer unnormalised length (lmms-eval's choice, under which
+            whitespace padding raises the score); False uses the normalised lengths, as ANLS is defined.
         answer_block: Read the ``<answer>`` block when there is one (the think/answer protocol); False scores
             the whole completion, as lmms-eval's protocol does.
 
     Ground truth: a non-empty string, or a list of accepted answers (``lmms-lab/DocVQA``'s ``answers``).
     """
 
-    def __init__(self, threshold: float = 0.5, answer_block: bool = True) -> None:
+    def __init__(self, threshold: float = 0.5, raw_length: bool = True, answer_block: bool = True) -> None:
         self.answer_block = check_answer_block("anls", answer_block)
+        if not isinstance(raw_length, bool):
+            raise ValueError(f"anls: option 'raw_length' must be a bool, got {raw_length!r}")
+        self.raw_length = raw_length
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
             raise ValueError(f"anls: threshold must be a number in [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
@@ -76,7 +108,7 @@ class ANLS(Verifier):
         answer = response_text(completion, self.answer_block)
         if not answer:
             return 0.0, True
-        value = anls_score(answer, target, self.threshold)
+        value = anls_score(answer, target, self.threshold, self.raw_length)
         return (value if math.isfinite(value) else 0.0), False
 
     def canonical_answer(self, solution: Any, meta: Mapping[str, Any]) -> str:

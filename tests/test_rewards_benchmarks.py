@@ -156,3 +156,10 @@ def test_answer_block_false_scores_the_whole_completion_as_lmms_eval(name: str, 
     assert score(name, "41", solution, meta, answer_block=False)[0] == 1.0  # lmms-eval: the bare response ...
     if name in ("relaxed_accuracy", "anls"):  # (MathVista's and MMMU's parsers find the number anywhere)
         assert score(name, wrap("41"), solution, meta, answer_block=False)[0] == 0.0  # ... with nothing stripped
+
+
+def test_anls_raw_length_follows_lmms_eval_and_can_be_switched_off() -> None:
+    # lmms-eval divides by the unnormalised length, so internal whitespace padding raises the similarity.
+    padded = "face" + " " * 12 + "book"  # normalises to "face book": distance 1 from "facebook"
+    assert score("anls", padded, ["facebook"])[0] == pytest.approx(1 - 1 / 20)
+    assert score("anls", padded, ["facebook"], raw_length=False)[0] == pytest.approx(1 - 1 / 9)

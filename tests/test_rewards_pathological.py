@@ -48,6 +48,13 @@ SOLUTIONS: dict[str, tuple[Any, dict[str, Any]]] = {
     "numeric_match": (21, {}),
     "box_iou": ([1, 2, 30, 40], {"image_size": [64, 64], "box_format": "pixel"}),
     "multi_box_iou": ([[1, 2, 30, 40]], {"image_size": [64, 64], "box_format": "pixel"}),
+    "paper_accuracy": ("21", {}),
+    "math_verify": ("\\frac{42}{2}", {}),
+    "relaxed_accuracy": (["21"], {}),
+    "anls": (["twenty one", "21"], {}),
+    "mathvista_match": ("6", {"question_type": "multi_choice", "answer_type": "text", "precision": None,
+                              "options": ["2", "4", "6", "8"]}),
+    "mmmu_match": ("B", {"options": ["cat", "dog", "bird", "fish"], "question_type": "multiple-choice"}),
 }
 
 

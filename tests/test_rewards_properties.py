@@ -19,6 +19,13 @@ VALID: dict[str, tuple[Any, dict[str, Any]]] = {
     "numeric_match": ("3/4", {}),
     "box_iou": ([10, 10, 50, 60], {"image_size": [100, 80], "box_format": "norm1000"}),
     "multi_box_iou": ([[0, 0, 5, 5], [10, 10, 50, 60]], {"image_size": [100, 80], "box_format": "unit"}),
+    "paper_accuracy": ("21", {}),
+    "math_verify": ("\\frac{42}{2}", {}),
+    "relaxed_accuracy": (["21"], {}),
+    "anls": (["twenty one", "21"], {}),
+    "mathvista_match": ("6", {"question_type": "multi_choice", "answer_type": "text", "precision": None,
+                              "options": ["2", "4", "6", "8"]}),
+    "mmmu_match": ("B", {"options": ["cat", "dog", "bird", "fish"], "question_type": "multiple-choice"}),
 }
 
 # Pieces that steer random text into the parsers' interesting corners.
@@ -65,7 +72,14 @@ def pixel_box(draw: st.DrawFn, meta: dict[str, Any]) -> list[float]:
 
 @st.composite
 def solutions(draw: st.DrawFn) -> tuple[str, Any, dict[str, Any]]:
-    name = draw(st.sampled_from(["choice_accuracy", "exact_match", "numeric_match", "box_iou", "multi_box_iou"]))
+    name = draw(st.sampled_from(["choice_accuracy", "exact_match", "numeric_match", "box_iou", "multi_box_iou",
+                                 "paper_accuracy", "relaxed_accuracy", "anls", "mmmu_match"]))
+    if name in ("paper_accuracy", "relaxed_accuracy", "anls"):  # any short text answer is its own reference
+        return name, " ".join(draw(st.lists(_words, min_size=1, max_size=4))), {}
+    if name == "mmmu_match":
+        n = draw(st.integers(1, 8))
+        options = draw(st.lists(_words, min_size=n, max_size=n))
+        return name, "ABCDEFGH"[draw(st.integers(0, n - 1))], {"options": options, "question_type": "multiple-choice"}
     if name == "choice_accuracy":
         n = draw(st.integers(1, 8))
         options = draw(st.lists(_words, min_size=n, max_size=n))
