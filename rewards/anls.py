@@ -8,14 +8,10 @@ divided by the longer of the two *unnormalised* lengths (lmms-eval's ``anls``, f
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from typing import Any
-
 from rapidfuzz.distance import Levenshtein
 
-from rewards.base import Verifier
-from rewards.parsing import check_answer_block, ground_truth_texts, response_text
+from rewards.answers import AnswerListVerifier
+from rewards.parsing import check_answer_block
 from rewards.registry import register
 
 
@@ -74,7 +70,7 @@ def anls_score(prediction: str, answers: list[str], threshold: float = 0.5, raw_
 
 
 @register("anls")
-class ANLS(Verifier):
+class ANLS(AnswerListVerifier):
     """Best normalized Levenshtein similarity over the accepted answers; 0 below ``threshold``.
 
     Reads the ``<answer>`` block, or the whole completion when there is none (lmms-eval's protocol asks
@@ -99,18 +95,6 @@ class ANLS(Verifier):
             raise ValueError(f"anls: threshold must be a number in [0, 1], got {threshold!r}")
         self.threshold = float(threshold)
 
-    def prepare_solution(self, solution: Any, meta: Mapping[str, Any]) -> list[str]:
-        """The accepted answers, stripped."""
-        return ground_truth_texts(solution)
-
-    def score_one(self, completion: str, target: list[str], meta: Mapping[str, Any]) -> tuple[float, bool]:
+    def similarity(self, answer: str, accepted: list[str]) -> float:
         """ANLS of the answer against the accepted answers."""
-        answer = response_text(completion, self.answer_block)
-        if not answer:
-            return 0.0, True
-        value = anls_score(answer, target, self.threshold, self.raw_length)
-        return (value if math.isfinite(value) else 0.0), False
-
-    def canonical_answer(self, solution: Any, meta: Mapping[str, Any]) -> str:
-        """The first accepted answer."""
-        return ground_truth_texts(solution)[0]
+        return anls_score(answer, accepted, self.threshold, self.raw_length)

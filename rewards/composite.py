@@ -68,19 +68,17 @@ class VerifierSpec:
             return spec
         if not isinstance(spec, Mapping):
             raise ValueError(f"a verifier spec must be a VerifierSpec or a mapping, got {type(spec).__name__}")
-        if "class_path" in spec or "init_args" in spec:
-            unknown = sorted(set(spec) - set(_CLASS_PATH_KEYS))
-            if unknown:
-                raise ValueError(f"verifier spec {dict(spec)!r} has key(s) {unknown} beside class_path; "
-                                 f"allowed: {list(_CLASS_PATH_KEYS)} (or name, weight, options)")
+        class_form = "class_path" in spec or "init_args" in spec
+        allowed, other = (_CLASS_PATH_KEYS, _SPEC_KEYS) if class_form else (_SPEC_KEYS, _CLASS_PATH_KEYS)
+        unknown = sorted(set(spec) - set(allowed))
+        if unknown:
+            raise ValueError(f"verifier spec {dict(spec)!r} has unknown key(s) {unknown}; allowed: {list(allowed)} "
+                             f"(or, without class_path / init_args, {list(other)})")
+        if class_form:
             if "class_path" not in spec:
                 raise ValueError(f"verifier spec {dict(spec)!r} has init_args but no class_path")
             spec = {"name": spec["class_path"], "options": spec.get("init_args") or {},
                     **({"weight": spec["weight"]} if "weight" in spec else {})}
-        unknown = sorted(set(spec) - set(_SPEC_KEYS))
-        if unknown:
-            raise ValueError(f"verifier spec {dict(spec)!r} has unknown key(s) {unknown}; allowed: {list(_SPEC_KEYS)} "
-                             f"(or {list(_CLASS_PATH_KEYS)})")
         if "name" not in spec:
             raise ValueError(f"verifier spec {dict(spec)!r} is missing 'name' (or 'class_path')")
         return cls(**spec)

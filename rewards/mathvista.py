@@ -28,20 +28,12 @@ ANSWER_TYPES = ("text", "integer", "float", "list")
 _PAREN_LETTER_RE = re.compile(r"\(([a-zA-Z])\)")
 
 
-def _int_text(text: str) -> str | None:
+def _as_text(text: str, kind: type) -> str | None:
+    """``str(kind(text))`` (``int`` or ``float``), or None where Python cannot read the text as one."""
     if len(text) > MAX_FLOAT_CHARS:
         return None
     try:
-        return str(int(text))
-    except ValueError:
-        return None
-
-
-def _float_text(text: str) -> str | None:
-    if len(text) > MAX_FLOAT_CHARS:
-        return None
-    try:
-        return str(float(text))
+        return str(kind(text))
     except ValueError:
         return None
 
@@ -52,9 +44,8 @@ def extract_answer(response: str, question_type: str, answer_type: str, choices:
         return ""
     if question_type == "multi_choice" and response in choices:
         return response
-    if answer_type == "integer" and (value := _int_text(response)) is not None:
-        return value
-    if answer_type == "float" and (value := _float_text(response)) is not None:
+    kind = {"integer": int, "float": float}.get(answer_type)
+    if kind is not None and (value := _as_text(response, kind)) is not None:
         return value
     if question_type == "multi_choice":
         letter = extract_choice(response, list(choices))

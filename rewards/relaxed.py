@@ -8,11 +8,9 @@ a ground truth of 0 is compared as text (a relative error to 0 is undefined).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
-from rewards.base import Verifier
-from rewards.parsing import MAX_SCAN_CHARS, check_answer_block, ground_truth_texts, response_text
+from rewards.answers import AnswerListVerifier
+from rewards.parsing import MAX_SCAN_CHARS, check_answer_block
 from rewards.registry import register
 
 MAX_FLOAT_CHARS = 64
@@ -50,7 +48,7 @@ def relaxed_correct(prediction: str, target: str, max_relative_change: float = 0
 
 
 @register("relaxed_accuracy")
-class RelaxedAccuracy(Verifier):
+class RelaxedAccuracy(AnswerListVerifier):
     """1.0 if the answer is within ``max_relative_change`` of a numeric ground truth, or equals it ignoring case.
 
     Reads the ``<answer>`` block, or the whole completion when there is none (lmms-eval's protocol asks
@@ -72,20 +70,8 @@ class RelaxedAccuracy(Verifier):
             raise ValueError(f"relaxed_accuracy: max_relative_change must be a finite number >= 0, got {value!r}")
         self.max_relative_change = float(value)
 
-    def prepare_solution(self, solution: Any, meta: Mapping[str, Any]) -> list[str]:
-        """The stripped ground-truth answers."""
-        return ground_truth_texts(solution)
-
-    def score_one(self, completion: str, target: list[str], meta: Mapping[str, Any]) -> tuple[float, bool]:
-        """Relaxed correctness against the best of the ground-truth answers."""
-        answer = response_text(completion, self.answer_block)
-        if not answer:
-            return 0.0, True
+    def similarity(self, answer: str, accepted: list[str]) -> float:
+        """1.0 if the answer is relaxed-correct for any accepted answer."""
         if len(answer) > MAX_SCAN_CHARS:
-            return 0.0, False  # neither a number nor any chart label
-        ok = any(relaxed_correct(answer, t, self.max_relative_change) for t in target)
-        return (1.0 if ok else 0.0), False
-
-    def canonical_answer(self, solution: Any, meta: Mapping[str, Any]) -> str:
-        """The first ground-truth answer."""
-        return ground_truth_texts(solution)[0]
+            return 0.0  # neither a number nor any chart label
+        return 1.0 if any(relaxed_correct(answer, t, self.max_relative_change) for t in accepted) else 0.0

@@ -84,7 +84,7 @@ def test_class_path_form_is_the_name_form() -> None:
         reward = DomainReward([FMT, spec])
         assert reward.verifiers["box_iou"].threshold == 0.5 and reward.weights["box_iou"] == 2.0
     assert VerifierSpec.coerce({"class_path": "exact_match"}).weight == 1.0  # weight and init_args are optional
-    with pytest.raises(ValueError, match="beside class_path"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['options'\]"):
         VerifierSpec.coerce({"class_path": "box_iou", "options": {"threshold": 0.5}})  # the two forms mixed
     with pytest.raises(ValueError, match="no class_path"):
         VerifierSpec.coerce({"init_args": {"threshold": 0.5}})
