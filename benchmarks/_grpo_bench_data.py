@@ -39,6 +39,10 @@ class BenchSettings:
         lora_rank: LoRA rank on the language model's linear layers; 0 fine-tunes all language-model weights.
         seed: seed of data order, sampling and initialisation.
         threads: torch intra-op threads (both sides).
+        hidden_size: width of the tiny random Qwen2-VL's language model.
+        vocab_size: its vocabulary; 0 keeps the tiny tokenizer's 650 tokens, 151936 is Qwen2-VL's (the embedding
+            and LM head grow; tokens beyond the tokenizer decode to nothing, on both sides alike).
+        engine: this project's rollout engine, ``hf`` (Hugging Face ``generate``) or ``vllm`` (ignored by TRL).
     """
 
     prompts: int = 2
@@ -51,6 +55,9 @@ class BenchSettings:
     lora_rank: int = 0
     seed: int = 0
     threads: int = 1
+    hidden_size: int = 128
+    vocab_size: int = 0
+    engine: str = "hf"
 
     def __post_init__(self) -> None:
         for name in ("prompts", "max_new_tokens", "threads"):
@@ -62,6 +69,8 @@ class BenchSettings:
             raise ValueError(f"steps must be >= 2 (the first is an untimed warm-up), got {self.steps}")
         if self.beta < 0 or self.lr <= 0 or self.temperature <= 0 or self.lora_rank < 0:
             raise ValueError(f"beta >= 0, lr > 0, temperature > 0 and lora_rank >= 0 required, got {self}")
+        if self.engine not in ("hf", "vllm"):
+            raise ValueError(f"engine must be 'hf' or 'vllm', got {self.engine!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +131,33 @@ class BenchSource(Source):
 
     def split(self, part: str) -> SourceSplit | None:
         return _BenchSplit(self.size)
+
+
+def bench_model_path(settings: BenchSettings) -> str:
+    """The random model both trainers load: the tiny Qwen2-VL at ``hidden_size``, its vocabulary grown if asked.
+
+    Built once into the tiny-model cache (``MODOMODO_CACHE``); nothing is downloaded.
+    """
+    from lightning_modules.tiny_model import ensure_tiny_model
+
+    heads = max(2, settings.hidden_size // 32)  # 128 -> the shipped tiny defaults (4 heads, 2 KV heads, MLP 384)
+    base = ensure_tiny_model(hidden_size=settings.hidden_size, num_heads=heads, num_kv_heads=max(1, heads // 2),
+                             intermediate_size=3 * settings.hidden_size)
+    if not settings.vocab_size:
+        return str(base)
+    out = base.parent / f"{base.name}-vocab{settings.vocab_size}"
+    if not (out / "config.json").exists():
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        torch.manual_seed(settings.seed)
+        model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32)
+        model.resize_token_embeddings(settings.vocab_size, mean_resizing=False)
+        tmp = out.with_name(out.name + ".partial")
+        model.save_pretrained(tmp)
+        AutoProcessor.from_pretrained(base).save_pretrained(tmp)
+        tmp.rename(out)
+    return str(out)
 
 
 def bench_datamodule(settings: BenchSettings) -> MultiDomainDataModule:

@@ -38,6 +38,7 @@ class Meter:
         self.step_cpu_ends: list[float] = []
         self.generate_seconds: list[float] = []
         self.generated_lengths: list[int] = []
+        self.generated_tokens: list[int] = []  # completion tokens per rollout (engines only)
         self.start_rss_mb = rss_mb()
         self.model_rss_mb = 0.0
         if torch.cuda.is_available():
@@ -62,6 +63,25 @@ class Meter:
 
         model.generate = timed
 
+    def wrap_engine(self, engine: Any) -> None:
+        """Time every rollout of a :class:`~lightning_modules.rollout_engines.RolloutEngine` (any engine)."""
+        inner = engine.generate
+
+        @functools.wraps(inner)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            out = inner(*args, **kwargs)
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.generate_seconds.append(time.perf_counter() - start)
+            self.generated_lengths.append(int(out.ids.shape[1]))
+            self.generated_tokens.append(int(out.mask.sum()))
+            return out
+
+        engine.generate = timed
+
     def step_end(self) -> None:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -79,6 +99,7 @@ class Meter:
             "step_cpu_seconds": [b - a for a, b in zip(self.step_cpu_ends, self.step_cpu_ends[1:])],
             "generate_seconds": self.generate_seconds[1 : 1 + len(steps)],
             "generated_lengths": sorted(set(self.generated_lengths)),
+            "generated_tokens": self.generated_tokens[1 : 1 + len(steps)],
             "start_rss_mb": self.start_rss_mb,
             "model_rss_mb": self.model_rss_mb,
             "peak_rss_mb": peak_rss_mb(),

@@ -11,9 +11,9 @@ import sys
 import torch
 from lightning import Callback, Trainer, seed_everything
 
-from _grpo_bench_data import BenchSettings, bench_datamodule
+from _grpo_bench_data import BenchSettings, bench_datamodule, bench_model_path
 from _grpo_bench_measure import Meter, rss_mb
-from lightning_modules import GenerationSettings, GRPOModule, HFPolicy, LoraSettings
+from lightning_modules import GenerationSettings, GRPOModule, HFGenerate, HFPolicy, LoraSettings
 
 
 class _StepClock(Callback):
@@ -31,18 +31,25 @@ def run(settings: BenchSettings) -> None:
     data = bench_datamodule(settings)
     meter = Meter()
     lora = LoraSettings(r=settings.lora_rank, alpha=2.0 * settings.lora_rank) if settings.lora_rank else None
+    if settings.engine == "vllm":
+        from lightning_modules import VLLMEngine
+
+        engine = VLLMEngine()
+    else:
+        engine = HFGenerate()
     module = GRPOModule(
-        policy=HFPolicy("tiny", lora=lora),
+        policy=HFPolicy(bench_model_path(settings), lora=lora),
         num_generations=settings.num_generations,
-        generation=GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature),
+        # Same work on both sides: no completion may end before max_new_tokens (TRL gets the same min_new_tokens).
+        generation=GenerationSettings(max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                                      min_new_tokens=settings.max_new_tokens),
+        rollout_engine=engine,
         beta=settings.beta,
         lr=settings.lr,
         warmup_ratio=0.0,  # TRL's default: linear decay from the peak, no warm-up
     )
     module.configure_model()
-    # Same work on both sides: no completion may end before max_new_tokens (TRL gets the same min_new_tokens).
-    module.model.generation_config.min_new_tokens = settings.max_new_tokens
-    meter.wrap_generate(module.model)
+    meter.wrap_engine(module.engine)
     meter.model_rss_mb = rss_mb()
     trainer = Trainer(
         accelerator="gpu" if torch.cuda.is_available() else "cpu",

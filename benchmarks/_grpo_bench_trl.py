@@ -19,10 +19,9 @@ from datasets import Dataset
 from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback, set_seed
 from trl import GRPOConfig, GRPOTrainer
 
-from _grpo_bench_data import BenchSettings, bench_datamodule, letter_share
+from _grpo_bench_data import BenchSettings, bench_datamodule, bench_model_path, letter_share
 from _grpo_bench_measure import Meter, rss_mb
 from lightning_modules.policy_utils import freeze_vision_tower, lora_target_modules
-from lightning_modules.tiny_model import ensure_tiny_model
 
 
 class _StepClock(TrainerCallback):
@@ -57,7 +56,7 @@ def run(settings: BenchSettings) -> None:
     set_seed(settings.seed)
     dataset = trl_dataset(settings)
     meter = Meter()
-    path = str(ensure_tiny_model())
+    path = bench_model_path(settings)
     model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
     freeze_vision_tower(model)
     peft_config = None
@@ -79,7 +78,7 @@ def run(settings: BenchSettings) -> None:
             max_grad_norm=1.0, optim="adamw_torch", gradient_checkpointing=False,
             max_steps=settings.steps, logging_steps=settings.steps, save_strategy="no", report_to=[],
             disable_tqdm=True, use_cpu=not torch.cuda.is_available(), bf16=False, seed=settings.seed,
-            dataloader_num_workers=0, log_completions=False,
+            dataloader_num_workers=0, log_completions=False, disable_dropout=True,  # as this project's default
         )
         trainer = GRPOTrainer(model=model, reward_funcs=letter_share_reward, args=args, train_dataset=dataset,
                               processing_class=AutoProcessor.from_pretrained(path), peft_config=peft_config,

@@ -175,6 +175,7 @@ class GRPOModule(VLMTask):
         return self._reference[0] if self._reference else None
 
     def on_fit_start(self) -> None:
+        check_strategy(self.trainer.strategy)
         ref_model = getattr(self.reference, "model", None)
         if ref_model is not None and ref_model is not self.model:
             ref_model.to(self.device)
@@ -311,6 +312,15 @@ class GRPOModule(VLMTask):
                              "--trainer.max_steps 300")
         sched = warmup_schedule(opt, int(self.hparams.warmup_ratio * total), total, decay="linear")
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def check_strategy(strategy: Any) -> None:
+    """Refuse strategies that shard the parameters: rollouts call the policy's ``generate`` outside the wrapped
+    forward, where a sharded policy holds only its shard (DDP, tested on CPU, keeps full weights on every rank)."""
+    name = type(strategy).__name__
+    if name.startswith("FSDP") or (name.startswith("DeepSpeed") and getattr(strategy, "zero_stage_3", False)):
+        raise ValueError(f"GRPOModule does not run under {name}: it shards the parameters, and rollouts generate "
+                         "with the full policy outside its forward; use strategy ddp")
 
 
 def rollout_advantages(rewards: Tensor, group_size: int, scale: AdvantageScale, gather: Any = None,

@@ -279,3 +279,14 @@ def test_a_run_without_max_steps_is_refused_before_training(tmp_path: Path) -> N
     # so the linear decay would end early (at one step, from -1): the length must be given in optimiser steps.
     with pytest.raises(ValueError, match="trainer.max_steps"):
         toy_trainer(tmp_path, max_steps=-1, max_epochs=1).fit(toy_module(), datamodule=toy_data())
+
+
+def test_parameter_sharding_strategies_are_refused_with_the_reason() -> None:
+    # Generation runs outside the wrapped forward, where FSDP leaves each rank only its shard of the weights.
+    from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
+
+    from lightning_modules.grpo import check_strategy
+
+    with pytest.raises(ValueError, match="FSDPStrategy.*ddp"):
+        check_strategy(FSDPStrategy())
+    check_strategy(DDPStrategy())  # full weights on every rank: allowed (and tested above over gloo)
