@@ -7,7 +7,7 @@ skipped samples, and the first problem found::
 
     HF_HUB_OFFLINE=0 python -m datamodules.check --config configs/paper/mix.yaml
     python -m datamodules.check --config configs/data/paper.yaml --data.init_args.on_bad_sample=skip
-    python -m datamodules.check --config configs/paper/mix.yaml --data.init_args.domains.0.max_samples=100
+    python -m datamodules.check --config configs/mix.yaml    # the embedded synthetic domains
 
 ``--config`` is a run config (its ``data:``, inline or a path) or a data config; ``--data.*`` overrides are
 those ``main.py`` takes. The exit status is 1 when a part cannot be loaded, a training domain has no usable
