@@ -1,24 +1,30 @@
-"""A checkpoint written when a run is interrupted, inside that run's own directory."""
+"""A checkpoint written when a run is stopped early, inside that run's own directory."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import OnExceptionCheckpoint
+from lightning.pytorch import Callback
 
 
-class RunInterruptCheckpoint(OnExceptionCheckpoint):
-    """Saves ``<run dir>/checkpoints/<filename>.ckpt`` when fit stops on an exception or a signal (SIGTERM, Ctrl-C).
+class RunInterruptCheckpoint(Callback):
+    """Saves ``<run dir>/checkpoints/<filename>.ckpt`` when fit stops on an exception, Ctrl-C or SIGTERM.
 
-    Lightning's ``OnExceptionCheckpoint`` with a fixed ``dirpath`` shares one file between every run started from
-    the same config, and ``trainer.fit`` resumes from that file whenever it exists: the next run, even with another
-    mixture or learning rate, would silently continue the killed one. Here the default directory is the run's own
-    version directory, resolved at setup (after Lightning has chosen what to resume from), so a new run always
-    starts fresh and the interrupted one is resumed only on request::
+    SIGTERM is what job schedulers (SLURM, Kubernetes) send before they kill a job: Lightning finishes the
+    current training batch, then stops and this callback saves. SIGKILL (``kill -9``, the out-of-memory killer,
+    a lost node) ends the process at once and nothing can be saved: resume from the last periodic checkpoint
+    (``ModelCheckpoint``'s ``last.ckpt``) instead. Resume either one explicitly; the run continues in its own
+    directory::
 
         python main.py fit --config configs/mix.yaml --ckpt_path runs/mix/version_3/checkpoints/interrupted.ckpt
+
+    Nothing is saved when no optimiser step was taken since the run started (or since the checkpoint it resumed
+    from): such a file would only repeat the starting point.
+
+    A plain callback rather than Lightning's ``OnExceptionCheckpoint``: with that one in the Trainer, every
+    ``fit`` without ``--ckpt_path`` looks for a checkpoint to resume from (``ckpt_path="last"``), so a new run
+    could silently continue an old one, and a fresh run warns that there is none.
 
     Args:
         dirpath: directory of the checkpoint; None (default) is ``<trainer.log_dir>/checkpoints``.
@@ -26,17 +32,25 @@ class RunInterruptCheckpoint(OnExceptionCheckpoint):
     """
 
     def __init__(self, dirpath: str | None = None, filename: str = "interrupted") -> None:
-        super().__init__(dirpath=dirpath or "", filename=filename)  # "" = resolved at setup
+        self.dirpath = dirpath
+        self.filename = filename
+        self._start_step: int | None = None
 
     @property
-    def ckpt_path(self) -> str:
-        # Empty until setup: Lightning's resume lookup (which runs before setup) skips empty candidates.
-        return super().ckpt_path if self.dirpath else ""
+    def ckpt_path(self) -> str | None:
+        """Where the checkpoint goes (None until setup resolves the run directory)."""
+        return os.path.join(self.dirpath, self.filename + ".ckpt") if self.dirpath else None
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # On every rank: under DDP trainer.log_dir broadcasts.
         if not self.dirpath:
             self.dirpath = os.path.join(trainer.log_dir or trainer.default_root_dir, "checkpoints")
 
-    def on_exception(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        if self.dirpath:  # an exception before setup has nothing worth saving
-            super().on_exception(trainer, *args, **kwargs)
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start_step = trainer.global_step  # after a resume: the restored step
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if self.ckpt_path is None or self._start_step is None or trainer.global_step <= self._start_step:
+            return
+        # On every rank (saving is a collective under DDP); a full checkpoint, to resume from.
+        trainer.save_checkpoint(self.ckpt_path, weights_only=False)

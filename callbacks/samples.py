@@ -98,7 +98,9 @@ class CompletionSamples(Callback):
         return exp if hasattr(exp, "add_text") else None
 
     @rank_zero_only
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         rollout = getattr(pl_module, "last_rollout", None)
         step = trainer.global_step
         # With minibatches or several iterations per rollout the step jumps by more than 1 per batch.
@@ -109,9 +111,18 @@ class CompletionSamples(Callback):
         rows = []
         for i in range(0, min(len(rollout), g * self.max_samples), g):  # first completion of each group
             s = rollout.samples[i]
-            rows.append(dict(stage="train", step=step, id=s.id, domain=s.domain, prompt=s.prompt,
-                             completion=rollout.completions.texts[i], reward=float(rollout.rewards[i]),
-                             advantage=None if rollout.advantages is None else float(rollout.advantages[i])))
+            rows.append(
+                dict(
+                    stage="train",
+                    step=step,
+                    id=s.id,
+                    domain=s.domain,
+                    prompt=s.prompt,
+                    completion=rollout.completions.texts[i],
+                    reward=float(rollout.rewards[i]),
+                    advantage=None if rollout.advantages is None else float(rollout.advantages[i]),
+                )
+            )
         self._write(trainer, rows)
         tb = self._tensorboard(trainer)
         if tb is not None:
@@ -132,10 +143,22 @@ class CompletionSamples(Callback):
         step, tb, rows = trainer.global_step, self._tensorboard(trainer), []
         for bench, triples in getattr(pl_module, "last_eval", {}).items():
             for k, (s, text, score) in enumerate(triples[: self.max_samples]):
-                rows.append(dict(stage=stage, step=step, benchmark=bench, id=s.id, prompt=s.prompt,
-                                 completion=text, solution=s.solution, score=score))
+                rows.append(
+                    dict(
+                        stage=stage,
+                        step=step,
+                        benchmark=bench,
+                        id=s.id,
+                        prompt=s.prompt,
+                        completion=text,
+                        solution=s.solution,
+                        score=score,
+                    )
+                )
                 if tb is not None:
-                    tb.add_text(f"samples/{stage}/{bench}", f"score {score:.3f} (truth: {s.solution})\n\n    {text}", step)
+                    tb.add_text(
+                        f"samples/{stage}/{bench}", f"score {score:.3f} (truth: {s.solution})\n\n    {text}", step
+                    )
                     image = draw_boxes(s, text) if k == 0 else None
                     if image is not None:
                         tb.add_image(f"boxes/{stage}/{bench}", image, step)

@@ -39,8 +39,13 @@ def test_config_instantiates(path: Path, tmp_path: Path) -> None:
         data = parser.instantiate_classes(cfg).data
         assert isinstance(data, LightningDataModule)
         return
-    args = ["--config", str(path), "--trainer.accelerator=cpu", "--trainer.devices=1",
-            f"--trainer.default_root_dir={tmp_path}"]
+    args = [
+        "--config",
+        str(path),
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
     logger = raw.get("trainer", {}).get("logger")
     if isinstance(logger, dict) and "save_dir" in logger.get("init_args", {}):
         args.append(f"--trainer.logger.init_args.save_dir={tmp_path}")
@@ -74,7 +79,14 @@ def test_bad_options_fail_before_training_naming_the_key(override: str, message:
 
 
 def test_missing_model_path_is_named(tmp_path: Path) -> None:
-    cli = main(["--config", str(MIX), f"--trainer.default_root_dir={tmp_path}",
-                f"--model.init_args.policy.init_args.model_name_or_path={tmp_path / 'nope'}"], run=False)
+    cli = main(
+        [
+            "--config",
+            str(MIX),
+            f"--trainer.default_root_dir={tmp_path}",
+            f"--model.init_args.policy.init_args.model_name_or_path={tmp_path / 'nope'}",
+        ],
+        run=False,
+    )
     with pytest.raises(Exception, match="model_name_or_path"):
         cli.model.configure_model()

@@ -12,7 +12,6 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from callbacks import RunInterruptCheckpoint
 from callbacks.run_record import RunRecordCallback
 from predictors.records import RecordError, RunRecord, read_records, write_record
 
@@ -23,9 +22,15 @@ def _writer(args: tuple[str, int]) -> None:
     dirpath, k = args
     for i in range(PER_WRITER):
         w = (k + 1) / (WRITERS + 1)
-        write_record(RunRecord(weights={"a": w, "b": 1 - w}, out_score=float(i), run_id=f"w{k}-{i}", config={"pad": "x" * 5000}), dirpath)
+        write_record(
+            RunRecord(weights={"a": w, "b": 1 - w}, out_score=float(i), run_id=f"w{k}-{i}", config={"pad": "x" * 5000}),
+            dirpath,
+        )
         # Every writer also rewrites one shared record: a reader must see a whole version.
-        write_record(RunRecord(weights={"a": w, "b": 1 - w}, out_score=float(k), run_id="shared", config={"pad": "y" * 5000}), dirpath)
+        write_record(
+            RunRecord(weights={"a": w, "b": 1 - w}, out_score=float(k), run_id="shared", config={"pad": "y" * 5000}),
+            dirpath,
+        )
 
 
 def test_concurrent_writers_lose_and_corrupt_nothing(tmp_path: Path) -> None:
@@ -87,7 +92,14 @@ class _Module(LightningModule):
         return self.layer(batch[0]).pow(2).mean()
 
     def _eval(self, stage: str) -> None:
-        self.log_dict({f"{stage}/mmmu/score": 0.4, f"{stage}/lisa/score": 0.7, f"{stage}/in_score": 0.7, f"{stage}/out_score": 0.4})
+        self.log_dict(
+            {
+                f"{stage}/mmmu/score": 0.4,
+                f"{stage}/lisa/score": 0.7,
+                f"{stage}/in_score": 0.7,
+                f"{stage}/out_score": 0.4,
+            }
+        )
 
     def validation_step(self, batch, batch_idx):
         self._eval("val")
@@ -100,8 +112,17 @@ class _Module(LightningModule):
 
 
 def _trainer(tmp_path: Path, cb: RunRecordCallback) -> Trainer:
-    return Trainer(max_steps=2, limit_val_batches=1, limit_test_batches=1, callbacks=[cb], logger=False, enable_progress_bar=False,
-                   enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
+    return Trainer(
+        max_steps=2,
+        limit_val_batches=1,
+        limit_test_batches=1,
+        callbacks=[cb],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
 
 
 def test_callback_writes_record_after_fit_and_test(tmp_path: Path) -> None:
@@ -114,8 +135,16 @@ def test_callback_writes_record_after_fit_and_test(tmp_path: Path) -> None:
     assert rec.scores == pytest.approx({"mmmu": 0.4, "lisa": 0.7}) and rec.out_score == pytest.approx(0.4)
     assert rec.config["note"] == "unit" and rec.config["model"] == {"fail": False}
     trainer.test(datamodule=_Data(), ckpt_path=None, model=trainer.lightning_module)
-    (rec,) = read_records(tmp_path / "records").records  # same run id: replaced, not added
-    assert rec.stage == "test" and rec.in_score == pytest.approx(0.7)
+    (tested,) = read_records(tmp_path / "records").records  # same run id: one record, the test scores added
+    assert tested.config["test"]["in_score"] == pytest.approx(0.7)
+    assert tested.config["test"]["scores"] == pytest.approx({"mmmu": 0.4, "lisa": 0.7})
+    # What the predictor learns from and the training time stay those of training.
+    assert (tested.stage, tested.scores, tested.duration_s, tested.started_at) == (
+        rec.stage,
+        rec.scores,
+        rec.duration_s,
+        rec.started_at,
+    )
 
 
 def test_callback_records_failed_run_with_error(tmp_path: Path) -> None:
@@ -127,28 +156,79 @@ def test_callback_records_failed_run_with_error(tmp_path: Path) -> None:
     assert rec.weights == {"coco": 0.25, "sat": 0.75}
 
 
-def test_test_from_a_checkpoint_replaces_the_runs_record(tmp_path: Path) -> None:
+def test_a_failure_before_training_leaves_no_record(tmp_path: Path) -> None:
+    class _BrokenData(_Data):
+        def setup(self, stage: str) -> None:
+            raise FileNotFoundError("no such dataset")
+
+    with pytest.raises(FileNotFoundError):
+        _trainer(tmp_path, RunRecordCallback(tmp_path / "records")).fit(_Module(), datamodule=_BrokenData())
+    assert not (tmp_path / "records").exists()  # nothing was trained: nothing to learn from, nothing to clean up
+
+
+def _fit_with_checkpoints(tmp_path: Path, cb: RunRecordCallback, max_steps: int, ckpt_path: Path | None = None) -> None:
+    trainer = Trainer(
+        max_steps=max_steps,
+        limit_val_batches=1,
+        callbacks=[cb, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(_Module(), datamodule=_Data(), ckpt_path=ckpt_path)
+
+
+def test_test_from_a_checkpoint_adds_its_scores_to_the_runs_record(tmp_path: Path) -> None:
     """`main.py test --ckpt_path` runs in a new process with a new callback: still one record per training run."""
     fit_cb = RunRecordCallback(tmp_path / "records")
-    trainer = Trainer(max_steps=2, limit_val_batches=1, callbacks=[fit_cb, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
-                      logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
-    trainer.fit(_Module(), datamodule=_Data())
+    _fit_with_checkpoints(tmp_path, fit_cb, 2)
+    (trained,) = read_records(tmp_path / "records").records
     test_cb = RunRecordCallback(tmp_path / "records")
     assert test_cb.run_id != fit_cb.run_id
-    tester = Trainer(limit_test_batches=1, callbacks=[test_cb], logger=False, enable_progress_bar=False,
-                     enable_model_summary=False, default_root_dir=tmp_path)
+    tester = Trainer(
+        limit_test_batches=1,
+        callbacks=[test_cb],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
     tester.test(_Module(), datamodule=_Data(), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
     (rec,) = read_records(tmp_path / "records").records
-    assert rec.run_id == fit_cb.run_id and rec.stage == "test" and rec.steps == 2
+    assert rec.run_id == fit_cb.run_id and rec.stage == "val" and rec.steps == 2
+    assert rec.duration_s == trained.duration_s and rec.finished_at == trained.finished_at  # training time kept
+    assert rec.config["test"]["checkpoint"] == str(tmp_path / "ckpt" / "last.ckpt")
+    assert rec.config["test"]["out_score"] == pytest.approx(0.4)
 
 
-def test_exception_checkpoint_listed_first_still_gives_a_record(tmp_path: Path) -> None:
-    cb = RunRecordCallback(tmp_path / "records")
-    trainer = Trainer(max_steps=2, limit_val_batches=1, callbacks=[RunInterruptCheckpoint(), cb], logger=False,
-                      enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
-    trainer.fit(_Module(), datamodule=_Data())
+def test_a_test_without_a_training_record_writes_its_own(tmp_path: Path) -> None:
+    tester = Trainer(
+        limit_test_batches=1,
+        callbacks=[RunRecordCallback(tmp_path / "records")],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    tester.test(_Module(), datamodule=_Data())  # e.g. the base model, no checkpoint
     (rec,) = read_records(tmp_path / "records").records
-    assert rec.status == "ok" and rec.checkpoint is None
+    assert rec.stage == "test" and rec.in_score == pytest.approx(0.7) and "test" not in rec.config
+
+
+def test_a_resumed_run_keeps_its_record_start_and_training_time(tmp_path: Path) -> None:
+    first = RunRecordCallback(tmp_path / "records")
+    _fit_with_checkpoints(tmp_path, first, 2)
+    (before,) = read_records(tmp_path / "records").records
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["run_record"]["train_seconds"]
+    _fit_with_checkpoints(
+        tmp_path, RunRecordCallback(tmp_path / "records"), 4, ckpt_path=tmp_path / "ckpt" / "last.ckpt"
+    )
+    (after,) = read_records(tmp_path / "records").records  # the resumed run replaced its own record
+    assert after.run_id == first.run_id and after.steps == 4
+    assert after.started_at == before.started_at
+    assert 0 < saved <= before.duration_s  # the checkpoint carries the training time up to its step
+    assert after.duration_s > saved  # ... and the resumed run adds its own
 
 
 def test_a_data_module_without_weights_is_refused_before_training(tmp_path: Path) -> None:
