@@ -44,9 +44,9 @@ class Meter:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
 
-    def wrap_generate(self, model: torch.nn.Module) -> None:
-        """Time every ``model.generate`` call (instance attribute, so the class is untouched)."""
-        inner = model.generate
+    def _wrap(self, owner: Any, record: Any) -> None:
+        """Replace ``owner.generate`` (on the instance) by a timed call that also ``record(out, args, kwargs)``."""
+        inner = owner.generate
 
         @functools.wraps(inner)
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -57,30 +57,28 @@ class Meter:
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
             self.generate_seconds.append(time.perf_counter() - start)
-            prompt = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
-            self.generated_lengths.append(int(out.shape[1] - prompt.shape[1]))
+            record(out, args, kwargs)
             return out
 
-        model.generate = timed
+        owner.generate = timed
+
+    def wrap_generate(self, model: torch.nn.Module) -> None:
+        """Time every ``model.generate`` call (instance attribute, so the class is untouched)."""
+
+        def record(out: Any, args: Any, kwargs: Any) -> None:
+            prompt = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+            self.generated_lengths.append(int(out.shape[1] - prompt.shape[1]))
+
+        self._wrap(model, record)
 
     def wrap_engine(self, engine: Any) -> None:
         """Time every rollout of a :class:`~lightning_modules.rollout_engines.RolloutEngine` (any engine)."""
-        inner = engine.generate
 
-        @functools.wraps(inner)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            out = inner(*args, **kwargs)
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            self.generate_seconds.append(time.perf_counter() - start)
+        def record(out: Any, args: Any, kwargs: Any) -> None:
             self.generated_lengths.append(int(out.ids.shape[1]))
             self.generated_tokens.append(int(out.mask.sum()))
-            return out
 
-        engine.generate = timed
+        self._wrap(engine, record)
 
     def step_end(self) -> None:
         if torch.cuda.is_available():

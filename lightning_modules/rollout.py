@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from transformers import GenerationConfig
+from transformers import GenerationConfig, LogitsProcessorList
 
 from datamodules.sample import Sample
 from lightning_modules.image_features import shared_image_features
 from lightning_modules.prompt_rows import repeat_inputs, select_rows  # noqa: F401  (re-exported)
+from lightning_modules.sampling import RolloutSampler
 from lightning_modules.shared_prefix import prefilled_generation_inputs
 
 
@@ -174,15 +175,12 @@ def generate(
     tokenizer = getattr(processor, "tokenizer", processor)
     eos = eos_token_ids(model, processor)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    gen_kwargs: dict[str, Any] = dict(max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
-                                      eos_token_id=eos, pad_token_id=pad, use_cache=True)
-    suppressed = placeholder_token_ids(getattr(model, "base_model", model))
-    if suppressed:
-        gen_kwargs["suppress_tokens"] = suppressed
-    if settings.min_new_tokens:
-        gen_kwargs["min_new_tokens"] = settings.min_new_tokens
-    if settings.do_sample:
-        gen_kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
+    # Greedy decoding of the sampler's choice (lightning_modules.sampling): the same distribution as transformers'
+    # sampling, without its B x V rebuilds per processor and torch.multinomial.
+    gen_kwargs: dict[str, Any] = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, eos_token_id=eos,
+                                      pad_token_id=pad, use_cache=True)
+    sampler = RolloutSampler(settings, inputs["input_ids"].shape[1], eos,
+                             placeholder_token_ids(getattr(model, "base_model", model)))
     # Only these settings, none of the checkpoint's: its other defaults (Qwen2-VL-2B-Instruct ships repetition_penalty
     # 1.05) would sample from a distribution the log-prob passes do not score, and make greedy evaluation not greedy.
     # generate() fills every unset field from the model's own generation_config, so that is what is swapped here.
@@ -197,7 +195,8 @@ def generate(
         with torch.inference_mode():
             prefilled = None if images_per_row is None else prefilled_generation_inputs(model, inputs, images_per_row)
             # Otherwise each prompt's image is still encoded once, not once per completion of its group.
-            out = model.generate(**(prefilled or shared_image_features(model, inputs)))
+            out = model.generate(**(prefilled or shared_image_features(model, inputs)),
+                                 logits_processor=LogitsProcessorList([sampler]))
     finally:
         owner.generation_config = saved_config
         model.train(was_training)

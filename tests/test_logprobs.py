@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PIL import Image
 
 from datamodules.sample import Sample
 from lightning_modules import HFPolicy
 from lightning_modules.image_features import distinct_images, shared_image_features
 from lightning_modules.logprobs import completion_logprobs
 from lightning_modules.rollout import process_prompts, repeat_inputs
+from toys import two_prompts
 
 
 def _samples() -> list[Sample]:
-    # Two prompts of different lengths (left padding matters) and different image sizes.
-    return [
-        Sample(id="a", domain="d", images=[Image.new("RGB", (56, 56), (200, 10, 10))], prompt="Colour?", solution=""),
-        Sample(id="b", domain="d", images=[Image.new("RGB", (84, 56), (10, 10, 200))],
-               prompt="What shape is shown in this longer question?", solution=""),
-    ]
+    return two_prompts()
 
 
 @pytest.fixture(scope="module")

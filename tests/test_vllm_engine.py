@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from PIL import Image
 
 pytest.importorskip("vllm", reason='vLLM is not installed (pip install -e ".[vllm]"; on CPU see .ci/run)')
 
@@ -16,16 +15,13 @@ from datamodules.sample import Sample  # noqa: E402
 from lightning_modules import GenerationSettings, HFPolicy, LoraSettings, VLLMEngine  # noqa: E402
 from lightning_modules.logprobs import _full_logits, completion_logprobs, hidden_states_of  # noqa: E402
 from lightning_modules.rollout import placeholder_token_ids, process_prompts, repeat_inputs  # noqa: E402
+from toys import two_prompts  # noqa: E402
 
 G = 3
 
 
 def _samples() -> list[Sample]:
-    return [
-        Sample(id="a", domain="d", images=[Image.new("RGB", (56, 56), (200, 10, 10))], prompt="Colour?", solution=""),
-        Sample(id="b", domain="d", images=[Image.new("RGB", (84, 56), (10, 10, 200))],
-               prompt="What shape is shown in this longer question?", solution=""),
-    ]
+    return two_prompts()
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,18 @@ from typing import Any
 from lightning import Callback
 from PIL import Image
 
-from datamodules.sample import Record
+from datamodules.sample import Record, Sample
 from datamodules.sources.base import Source, SourceSplit
 from rewards.base import Verifier
+
+
+def two_prompts() -> list[Sample]:
+    """Two prompts of different lengths (left padding matters) with images of different sizes."""
+    return [
+        Sample(id="a", domain="d", images=[Image.new("RGB", (56, 56), (200, 10, 10))], prompt="Colour?", solution=""),
+        Sample(id="b", domain="d", images=[Image.new("RGB", (84, 56), (10, 10, 200))],
+               prompt="What shape is shown in this longer question?", solution=""),
+    ]
 
 
 class LetterShare(Verifier):
