@@ -34,6 +34,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import signal
 import sys
 import traceback
 import warnings
@@ -78,6 +79,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException  # n
 from lightning.pytorch import Callback, Trainer  # noqa: E402
 from lightning.pytorch.callbacks import ProgressBar  # noqa: E402
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI  # noqa: E402
+from lightning.pytorch.utilities.exceptions import SIGTERMException  # noqa: E402
 
 import callbacks  # noqa: E402
 import datamodules  # noqa: E402
@@ -346,10 +348,12 @@ def cli(args: list[str] | None = None) -> int:
         args: command-line arguments; ``sys.argv`` when None.
 
     Returns:
-        0 on success, 1 after a reported error; other errors propagate with their traceback.
+        0 on success, 1 after a reported error, 143 after SIGTERM; other errors propagate with their traceback.
     """
     try:
         main(args)
+    except SIGTERMException:  # Lightning stops after the current batch and exits as if the run had succeeded
+        return 128 + signal.SIGTERM  # the shell's status for a process ended by SIGTERM: schedulers see the stop
     except Exception as err:
         if os.environ.get(DEBUG_ENV) or not report_error(err):
             raise

@@ -6,6 +6,7 @@ import os
 
 import lightning.pytorch as pl
 from lightning.pytorch import Callback
+from lightning.pytorch.utilities import rank_zero_info
 
 
 class RunInterruptCheckpoint(Callback):
@@ -54,3 +55,4 @@ class RunInterruptCheckpoint(Callback):
             return
         # On every rank (saving is a collective under DDP); a full checkpoint, to resume from.
         trainer.save_checkpoint(self.ckpt_path, weights_only=False)
+        rank_zero_info(f"Stopped at step {trainer.global_step}; to continue: --ckpt_path {self.ckpt_path}")

@@ -6,6 +6,8 @@ checkout; the console as a subprocess sees it is checked in ``tests/test_first_h
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,3 +113,21 @@ def test_print_config_lists_every_domains_verifiers(checkout: Path, capsys) -> N
     with pytest.raises(SystemExit):
         main.cli(["fit", "--config", "printed.yaml", "--print_config"])
     assert yaml.safe_load(capsys.readouterr().out) == printed
+
+
+def test_a_grpo_run_does_not_import_the_predictor_stack(checkout: Path) -> None:
+    """GPyTorch and BoTorch (seconds of import, and a torch.jit deprecation warning) are for the predictor only."""
+    code = (
+        "import sys; import main; main.main(['--config', 'configs/mix.yaml', '--trainer.logger=false'], run=False); "
+        "print(sorted({'gpytorch', 'botorch'} & set(sys.modules)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

@@ -110,8 +110,10 @@ def test_sigterm_keeps_a_checkpoint_and_the_resume_continues_the_same_run(tmp_pa
     assert samples.exists(), "the run never finished a step"
     proc.send_signal(signal.SIGTERM)  # what a scheduler sends before it kills a job
     _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-3000:]  # stopped by SIGTERM, not a success
     interrupted = run / "checkpoints" / "interrupted.ckpt"
     assert interrupted.is_file(), err[-3000:]
+    assert f"--ckpt_path {interrupted.relative_to(tmp_path)}" in err  # how to continue
     (record,) = (tmp_path / "runs" / "records").glob("*.json")
     killed = json.loads(record.read_text())
     assert killed["status"] == "failed"
