@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from datamodules.sample import DEFAULT_PROMPT_TEMPLATE, PROMPT_SUFFIX, Record, Role, Sample
 from datamodules.sources.base import Source
@@ -20,8 +21,9 @@ class Domain:
         source: Where the records come from (a synthetic generator, a hub dataset, local files).
         role: ``"train"``: a training domain with a train part and an in-domain eval part;
             ``"in"``: an in-domain evaluation set only; ``"out"``: an out-of-domain evaluation set only.
-        verifiers: Verifiers with weights, passed to ``rewards.composite.DomainReward``; ``None`` uses
-            the source's defaults (the paper's: format 1.0 plus accuracy or IoU 2.0).
+        verifiers: Verifiers with weights, passed to ``rewards.composite.DomainReward``, each as
+            ``{name, weight, options}`` or ``{class_path, init_args, weight}``; ``None`` uses the source's defaults
+            (the paper's: format 1.0 plus accuracy or IoU 2.0).
         format_gate: If True, a completion that fails the format verifier scores 0 on the others too.
         prompt_template: ``str.format`` template with a ``{question}`` field. A question that already
             ends with the paper's suffix does not get it twice.
@@ -32,7 +34,7 @@ class Domain:
     name: str
     source: Source
     role: Role = "train"
-    verifiers: list[VerifierSpec] | None = None
+    verifiers: list[VerifierSpec | dict[str, Any]] | None = None
     format_gate: bool = True
     prompt_template: str = DEFAULT_PROMPT_TEMPLATE
     max_samples: int | None = None
@@ -52,7 +54,7 @@ class Domain:
 
     def verifier_specs(self) -> list[VerifierSpec]:
         """The verifiers of this domain (explicit ones, else the source's defaults)."""
-        return list(self.verifiers) if self.verifiers else self.source.default_verifiers()
+        return [VerifierSpec.coerce(v) for v in self.verifiers] if self.verifiers else self.source.default_verifiers()
 
     def make_sample(self, record: Record, sample_id: str) -> Sample:
         """Applies the prompt template to a record."""

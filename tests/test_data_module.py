@@ -157,6 +157,23 @@ def test_synthetic_config_instantiates_and_weights_from_the_command_line() -> No
         parser.instantiate(parser.parse_args(["--data", text, "--data.weights", "{objects: 1, chart: 1}"]))
 
 
+def test_verifiers_in_the_class_path_form_from_yaml() -> None:
+    # The form every other component of a config uses; weights and options reach the domain's reward.
+    text = """
+    domains:
+      - name: boxes
+        source: {class_path: datamodules.SyntheticReferring, init_args: {train_size: 4, eval_size: 2}}
+        verifiers:
+          - {class_path: rewards.format.ThinkAnswerFormat, weight: 0.5}
+          - {class_path: box_iou, init_args: {threshold: 0.5}, weight: 3.0}
+    weights: {boxes: 1}
+    """
+    dm = _parser().instantiate(_parser().parse_args(["--data", text])).data
+    reward = dm.rewards["boxes"]
+    assert list(reward.weights.items()) == [("think_answer_format", 0.5), ("box_iou", 3.0)]
+    assert reward.verifiers["box_iou"].threshold == 0.5  # type: ignore[attr-defined]
+
+
 def test_paper_config_instantiates_without_downloading() -> None:
     config = yaml.safe_load((CONFIGS / "paper.yaml").read_text())
     dm = _parser().instantiate(_parser().parse_object({"data": config})).data
