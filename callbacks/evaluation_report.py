@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 
 from callbacks.run_record import scores_from_metrics
@@ -81,6 +82,10 @@ class EvaluationReport(Callback):
     def _print(trainer: Trainer, text: str) -> None:
         bar = trainer.progress_bar_callback
         if bar is not None and bar.is_enabled:
+            if isinstance(bar, RichProgressBar):
+                from rich.markup import escape
+
+                text = escape(text)  # a benchmark name in [brackets] is text, not Rich markup
             bar.print(text)  # above a live progress bar, not through it
         else:
             print(text, flush=True)
