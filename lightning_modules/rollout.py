@@ -20,7 +20,7 @@ from datamodules.sample import Sample
 from lightning_modules.image_features import shared_image_features
 from lightning_modules.prompt_rows import repeat_inputs, select_rows  # noqa: F401  (re-exported)
 from lightning_modules.sampling import RolloutSampler
-from lightning_modules.shared_prefix import prefilled_generation_inputs
+from lightning_modules.shared_prefix import shared_prefix_decode
 
 
 @dataclass
@@ -167,7 +167,7 @@ def generate(
         settings: sampling settings.
         images_per_row: number of images of each row; given, each distinct prompt is prefilled once and
             its KV cache shared by the rows that repeat it
-            (:func:`lightning_modules.shared_prefix.prefilled_generation_inputs`), where the model allows.
+            (:func:`lightning_modules.shared_prefix.shared_prefix_decode`), where the model allows.
 
     Returns:
         :class:`Completions` for the ``N`` rows.
@@ -193,15 +193,19 @@ def generate(
         # Inference mode skips autograd's per-op bookkeeping (version counters, view tracking) on every
         # decode step; nothing generated here is differentiated.
         with torch.inference_mode():
-            prefilled = None if images_per_row is None else prefilled_generation_inputs(model, inputs, images_per_row)
-            # Otherwise each prompt's image is still encoded once, not once per completion of its group.
-            out = model.generate(**(prefilled or shared_image_features(model, inputs)),
-                                 logits_processor=LogitsProcessorList([sampler]))
+            ids = None
+            if images_per_row is not None:
+                ids = shared_prefix_decode(model, inputs, images_per_row, sampler.choose, eos, pad,
+                                           settings.max_new_tokens)
+            if ids is None:
+                # Otherwise each prompt's image is still encoded once, not once per completion of its group.
+                out = model.generate(**shared_image_features(model, inputs), logits_processor=LogitsProcessorList([sampler]))
+                ids = out[:, inputs["input_ids"].shape[1] :]
     finally:
         owner.generation_config = saved_config
         model.train(was_training)
-    out = out.clone()  # a normal tensor again: the log-prob passes embed these ids with autograd recording
-    return finish_completions(out[:, inputs["input_ids"].shape[1] :], tokenizer, eos, pad)
+    # A normal tensor again: the log-prob passes embed these ids with autograd recording.
+    return finish_completions(ids.clone(), tokenizer, eos, pad)
 
 
 def finish_completions(ids: Tensor, tokenizer: Any, eos: Sequence[int], pad: int,

@@ -64,13 +64,17 @@ class RolloutSampler(LogitsProcessor):
         self.banned_ids = list(banned_ids)
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        """The processor interface: scores whose maximum is the next token (``generate`` decodes greedily)."""
+        tokens = self.choose(scores, input_ids.shape[1] - self.prompt_length)
+        return torch.full_like(scores, float("-inf")).scatter_(1, tokens.unsqueeze(1), 0.0)
+
+    def choose(self, scores: Tensor, step: int) -> Tensor:
+        """The next token of every row from its float32 scores (modified in place), ``step`` tokens generated."""
         if self.banned_ids:
-            scores[:, self.banned_ids] = float("-inf")  # generate hands over its own float32 copy of the logits
-        if input_ids.shape[1] - self.prompt_length < self.settings.min_new_tokens:
+            scores[:, self.banned_ids] = float("-inf")
+        if step < self.settings.min_new_tokens:
             scores[:, self.eos_ids] = float("-inf")
         s = self.settings
         if not s.do_sample:
-            return scores
-        tokens = draw(filtered_scores(scores, s.temperature, s.top_k, s.top_p))
-        chosen = torch.full_like(scores, float("-inf"))
-        return chosen.scatter_(1, tokens.unsqueeze(1), 0.0)
+            return scores.argmax(dim=-1)
+        return draw(filtered_scores(scores, s.temperature, s.top_k, s.top_p))

@@ -202,25 +202,47 @@ def prefix_logits(model: Any, prompt_inputs: Mapping[str, Any], completion_ids: 
     return out.logits
 
 
-def prefilled_generation_inputs(model: Any, inputs: Mapping[str, Any],
-                                images_per_row: Sequence[int]) -> dict[str, Any] | None:
-    """Inputs for ``model.generate`` whose KV cache already holds every row's prompt but its last token.
+@torch.inference_mode()
+def shared_prefix_decode(model: Any, inputs: Mapping[str, Any], images_per_row: Sequence[int], choose: Any,
+                         eos_ids: Sequence[int], pad_token_id: int, max_new_tokens: int) -> Tensor | None:
+    """Decode from a KV cache that holds each distinct prompt once, feeding the model one token per step.
 
-    Each distinct prompt is prefilled once and its cache gathered to the ``N`` rows; ``generate`` then runs
-    only the last prompt token and the new ones. The model's stored RoPE offsets (``rope_deltas``, which
-    Qwen2-VL-family ``generate`` reads to continue positions from a cache) are set for the ``N`` rows.
-    Call without gradients, with the model in the mode generation uses.
+    The prompt but its last token is encoded once per distinct prompt (:func:`prefix_cache`); each step then runs
+    one token per row at the position that continues the prompt, as :func:`prefix_logits` scores it, calling the
+    model directly rather than through ``generate`` (whose per-step bookkeeping costs a tenth of a tiny model's
+    decoding). Rows that ended receive padding; decoding stops when every row has ended.
+
+    Args:
+        model: the policy in the mode generation uses.
+        inputs: processed, left-padded prompts for ``N`` rows.
+        images_per_row: number of images of each row.
+        choose: ``choose(scores, step) -> tokens``: the ``N`` next tokens from float32 ``N x V`` scores.
+        eos_ids: tokens that end a completion.
+        pad_token_id: written after a row's end.
+        max_new_tokens: the length cap.
 
     Returns:
-        ``input_ids``, ``attention_mask`` and the cache (under the forward's name for it), or None when the
-        model or the batch does not allow sharing (then generate from ``inputs`` as usual).
+        ``N x C`` generated tokens, or None when the model or the batch does not allow sharing.
     """
-    owner = getattr(hf_model(model), "model", None)
-    if not can_share(model, inputs) or not hasattr(owner, "rope_deltas"):
+    if not can_share(model, inputs):
         return None
     groups = prompt_groups(inputs, images_per_row)
     if not groups.shares:
         return None
-    cache, _, offsets = prefix_cache(model, inputs, groups, images_per_row)
-    owner.rope_deltas = offsets
-    return {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"], _cache_kwarg(model): cache}
+    cache, positions, _ = prefix_cache(model, inputs, groups, images_per_row)
+    token, mask, start = inputs["input_ids"][:, -1:], inputs["attention_mask"], positions[:, :, -1:]
+    eos = torch.tensor(list(eos_ids), device=token.device)
+    unfinished = torch.ones(token.shape[0], dtype=torch.bool, device=token.device)
+    generated: list[Tensor] = []
+    kwarg = _cache_kwarg(model)
+    for step in range(max_new_tokens):
+        out = model(input_ids=token, attention_mask=mask, position_ids=start + step, use_cache=True, **{kwarg: cache})
+        cache = getattr(out, "cache", None) or out.past_key_values
+        chosen = choose(out.logits[:, -1].float(), step).masked_fill(~unfinished, pad_token_id)
+        generated.append(chosen)
+        unfinished &= ~torch.isin(chosen, eos)
+        if not unfinished.any():
+            break
+        token = chosen.unsqueeze(1)
+        mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+    return torch.stack(generated, dim=1)
