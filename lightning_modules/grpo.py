@@ -255,14 +255,15 @@ class GRPOModule(VLMTask):
                                      None if ref_logp is None else ref_logp[idx], self.generation.max_new_tokens,
                                      token_normaliser=normaliser, sampling_weights=weights)
                 if not self._all_ranks(bool(torch.isfinite(out.loss))):
-                    opt.zero_grad()
                     self._skip("non-finite loss")
                     continue
-                opt.zero_grad()
                 self.manual_backward(out.loss)
                 if hp.max_grad_norm > 0:
                     self.clip_gradients(opt, gradient_clip_val=hp.max_grad_norm, gradient_clip_algorithm="norm")
                 opt.step()
+                # Freed now, not before the next backward: the gradients (a copy of every trainable weight) would
+                # otherwise stay alive through the next rollout and log-prob passes.
+                opt.zero_grad(set_to_none=True)
                 sched.step()
                 self.engine.policy_updated()
                 stats = {"train/loss": out.loss.detach(), "train/kl": out.kl, "train/clip_frac": out.clip_frac,

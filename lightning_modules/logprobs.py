@@ -3,10 +3,12 @@
 The prompt (with its image tokens) is left-padded and the completion right-padded, so every completion token
 sits in the last ``C`` positions of the concatenated sequence. The model runs with its LM head switched off
 (:func:`hidden_states_of`): it returns the last hidden states of the ``C`` positions that predict completion
-tokens, and the LM head is applied here, to chunks of ``chunk_size`` real (unpadded) completion tokens, each
-reduced to its token's log-probability and entropy at once. In training every chunk is checkpointed
-(recomputed in the backward pass), so only one chunk's ``chunk x V`` float32 logits exist at any time, instead
-of ``N x C x V`` (632 MB for 16 completions of 64 tokens at Qwen's 151,936-token vocabulary) and its copies.
+tokens, and the LM head is applied here, to the real (unpadded) completion tokens only, through
+:class:`~lightning_modules.head_logprobs.TiledHeadLogprobs`: tiles of ``chunk_size`` tokens by a few thousand
+vocabulary columns, each folded into its tokens' log-probabilities and entropies at once and projected again in
+the backward pass, so only one tile of float32 logits exists at any time, instead of ``N x C x V`` (632 MB for
+16 completions of 64 tokens at Qwen's 151,936-token vocabulary) and its copies. A head that is not a plain
+``nn.Linear`` (quantized, wrapped) goes through autograd in checkpointed chunks of ``chunk_size`` tokens.
 
 Repeated work across a group is done once: each distinct image goes through the vision tower once
 (:mod:`lightning_modules.image_features`), and, given ``images_per_row``, each distinct prompt goes
@@ -25,6 +27,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedModel
 
+from lightning_modules.head_logprobs import tiled_head, tiled_logprobs
 from lightning_modules.image_features import shared_image_features
 from lightning_modules.shared_prefix import can_share, prefix_logits
 
@@ -77,7 +80,7 @@ def _chunk_logprobs(head: nn.Module, hidden: Tensor, tokens: Tensor, temperature
 
 def head_logprobs(head: nn.Module, hidden: Tensor, tokens: Tensor, mask: Tensor, temperature: float = 1.0,
                   with_entropy: bool = False, chunk_size: int = 256) -> tuple[Tensor, Tensor | None]:
-    """Log-probabilities (and entropies) of ``tokens`` from hidden states, ``chunk_size`` tokens at a time.
+    """Log-probabilities (and entropies) of ``tokens`` from hidden states, in tiles of ``chunk_size`` tokens.
 
     Args:
         head: the LM head (hidden -> vocabulary logits).
@@ -86,30 +89,36 @@ def head_logprobs(head: nn.Module, hidden: Tensor, tokens: Tensor, mask: Tensor,
         mask: ``N x C``; only positions where it is non-zero are computed (the rest are 0).
         temperature: logits are divided by it.
         with_entropy: also return the (detached) entropies.
-        chunk_size: tokens per chunk; bounds the float32 logits alive at once to ``chunk_size x V``.
+        chunk_size: tokens per tile; bounds the float32 logits alive at once to ``chunk_size x 4096`` for a linear
+            head (:data:`~lightning_modules.head_logprobs.VOCAB_TILE` columns), ``chunk_size x V`` for another.
 
     Returns:
         ``(logp, entropy)``, each ``N x C`` (entropy None unless asked).
     """
     real = mask.bool()
     flat_hidden, flat_tokens = hidden[real], tokens[real]
-    recompute = torch.is_grad_enabled() and flat_hidden.requires_grad
+    if tiled_head(head):
+        lp, ent = tiled_logprobs(head, flat_hidden, flat_tokens, temperature, with_entropy, chunk_size)
+    else:  # a head of another kind (quantized, wrapped): autograd through checkpointed token chunks
+        lp, ent = _checkpointed_logprobs(head, flat_hidden, flat_tokens, temperature, with_entropy, chunk_size)
+    logp = lp.new_zeros(tokens.shape).masked_scatter(real, lp)
+    entropy = ent.new_zeros(tokens.shape).masked_scatter(real, ent) if with_entropy else None
+    return logp, entropy
+
+
+def _checkpointed_logprobs(head: nn.Module, hidden: Tensor, tokens: Tensor, temperature: float,
+                           with_entropy: bool, chunk_size: int) -> tuple[Tensor, Tensor]:
+    """:func:`_chunk_logprobs` over ``chunk_size`` tokens at a time, each chunk recomputed in the backward pass."""
+    recompute = torch.is_grad_enabled() and hidden.requires_grad
     logps, entropies = [], []
-    for start in range(0, flat_tokens.shape[0], chunk_size):
-        args = (head, flat_hidden[start : start + chunk_size], flat_tokens[start : start + chunk_size],
-                temperature, with_entropy)
+    for start in range(0, tokens.shape[0], chunk_size):
+        args = (head, hidden[start : start + chunk_size], tokens[start : start + chunk_size], temperature, with_entropy)
         lp, ent = checkpoint(_chunk_logprobs, *args, use_reentrant=False) if recompute else _chunk_logprobs(*args)
         logps.append(lp)
         entropies.append(ent)
-    logp = torch.zeros(tokens.shape, dtype=torch.float32, device=hidden.device)
-    if logps:
-        logp = logp.masked_scatter(real, torch.cat(logps))
-    entropy = None
-    if with_entropy:
-        entropy = torch.zeros(tokens.shape, dtype=torch.float32, device=hidden.device)
-        if entropies:
-            entropy = entropy.masked_scatter(real, torch.cat(entropies))
-    return logp, entropy
+    if not logps:
+        return hidden.new_zeros(0, dtype=torch.float32), hidden.new_zeros(0, dtype=torch.float32)
+    return torch.cat(logps), torch.cat(entropies)
 
 
 def completion_logprobs(

@@ -141,15 +141,20 @@ class AdapterDisabledReference:
 
 
 class FrozenReference(nn.Module):
-    """A frozen, separate copy of the policy at initialisation, for full fine-tuning.
+    """A frozen copy of the policy at initialisation, for full fine-tuning; the policy's frozen weights are shared.
+
+    Only the trainable parameters are copied: a parameter the policy does not train (the frozen vision tower,
+    anything else with ``requires_grad=False``) never changes, so the reference holds the policy's own tensor
+    instead of a second copy (Qwen2-VL-2B's vision tower is 0.67 B parameters).
 
     Args:
-        model: The policy; it is deep-copied, so later updates to it do not reach the reference.
+        model: The policy; its trainable parameters are deep-copied, so later updates do not reach the reference.
     """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = copy.deepcopy(model).eval()
+        shared = {id(p): p for p in model.parameters() if not p.requires_grad}
+        self.model = copy.deepcopy(model, memo=shared).eval()
         self.model.requires_grad_(False)
 
     def train(self, mode: bool = True) -> FrozenReference:
