@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from predictors.gp import GPOptions  # noqa: E402
 from predictors.search import MixtureSearch, SearchConfig  # noqa: E402
-from predictors.search.config import GPOptions, ProposalOptions  # noqa: E402
+from predictors.search.config import ProposalOptions  # noqa: E402
 
 
 def main() -> None:
@@ -33,14 +34,21 @@ def main() -> None:
     parser.add_argument("--q", type=int, default=4)
     parser.add_argument("--max_parallel", type=int, default=1)
     parser.add_argument("--timeout_s", type=float, default=1800)
-    parser.add_argument("--means", default="constant,peak",
-                        help="candidate GP means, comma-separated (configs/search.yaml's; 'constant' alone: session 1's)")
+    parser.add_argument(
+        "--means",
+        default="constant,peak",
+        help="candidate GP means, comma-separated (configs/search.yaml's; 'constant' alone: a plain GP)",
+    )
     args = parser.parse_args()
     config = SearchConfig(
         base_config=args.base_config,
         search_dir=args.out,
         max_steps=args.max_steps,
-        overrides=[f"--trainer.limit_val_batches={args.eval_batches}", "--trainer.enable_progress_bar=false", "--trainer.enable_checkpointing=false"],
+        overrides=[
+            f"--trainer.limit_val_batches={args.eval_batches}",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.enable_checkpointing=false",
+        ],
         drop_callbacks=["ModelCheckpoint", "RunInterruptCheckpoint", "ExportPolicy", "CompletionSamples"],
         rounds=args.rounds,
         proposal=ProposalOptions(q=args.q),
@@ -52,8 +60,10 @@ def main() -> None:
     started = time.time()
     outcome = MixtureSearch(config).run()
     minutes = (time.time() - started) / 60
-    print(f"search: {outcome.status}; {len(outcome.launched)} run(s) launched by this invocation in {minutes:.1f} min "
-          f"(max_steps={args.max_steps}, eval_batches={args.eval_batches}, rounds={args.rounds}, q={args.q})")  # fmt: skip
+    print(
+        f"search: {outcome.status}; {len(outcome.launched)} run(s) launched by this invocation in {minutes:.1f} min "
+        f"(max_steps={args.max_steps}, eval_batches={args.eval_batches}, rounds={args.rounds}, q={args.q})"
+    )
     if outcome.report is not None:
         text = outcome.report.read_text()
         print(text.split("## How sure")[0])

@@ -24,10 +24,12 @@ Strategies, each recommending one mixture:
   ridge, exclude-one), one Scheffé-quadratic fit on those 16 runs, its top 25 predicted
   mixtures (at least 0.05 apart in L1): 41 runs. Recommendation: the best observed run, as
   in the paper (``obs``), and the argmax of a quadratic refit on all 41 runs (``fit``).
-- (b) sequential BO from the same 11 seeds (q = 1): refit the GP (lengthscale prior chosen
-  by leave-one-out density; mean function, by default, chosen prequentially between a
-  parametric peak and a constant, see ``predictors.selection``: the constant first, the peak
-  from the first round its forecasts of the new runs are better; ``--means peak constant`` tries the peak first), evaluate the qLogNEI argmax on the simplex, repeat; the last
+- (b) sequential BO from the same 11 seeds (q = 1): refit the GP as the search does
+  (``predictors.fit_gp``: lengthscale prior chosen by held-out error among the shipped
+  candidates; mean function, by default, chosen by forecast error between a
+  constant and a parametric peak, see ``predictors.mean_selection``: the constant first, the peak
+  from the first round its forecasts of the new runs are better; ``--means peak constant`` tries
+  the peak first), evaluate the qLogNEI argmax on the simplex, repeat; the last
   evaluation of the budget exploits (posterior-mean argmax). Recommendation after ``k``
   evaluations: the best GP posterior mean among the evaluated mixtures and a Dirichlet pool,
   polished with SLSQP on the simplex (standard for noisy simple regret).
@@ -54,11 +56,11 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from predictors.baselines import QuadraticScheffe  # noqa: E402
-from predictors.selection import PrequentialMeanSelector  # noqa: E402
+from predictors.gp import DEFAULT_PRIORS, DEFAULT_WARPS, GPOptions, fit_gp  # noqa: E402
+from predictors.run_table import RunTable  # noqa: E402
 from predictors.strategies import AlphaCredit, BayesOptBatch, ExcludeOneDrop, InclusionRidge, ModelArgmax  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures, to_simplex  # noqa: E402
 from predictors.strategies.model_based import best_predicted  # noqa: E402
-from predictors.table import RunTable  # noqa: E402
 
 D = 5
 MIN_SEED_DISTANCE = 0.15
@@ -107,9 +109,14 @@ def surface_range(f: Surface, optimum: torch.Tensor) -> tuple[float, float]:
     for sign in (1.0, -1.0):
         best = float((sign * values).max())
         for start in pool[torch.argsort(sign * values, descending=True)[:5]]:
-            res = minimize(lambda w: -sign * float(f(torch.from_numpy(w).unsqueeze(0))[0]), start.numpy(), method="SLSQP",
-                           bounds=[(0, 1)] * D, constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
-                           options={"ftol": 1e-12, "maxiter": 200})
+            res = minimize(
+                lambda w, sign=sign: -sign * float(f(torch.from_numpy(w).unsqueeze(0))[0]),
+                start.numpy(),
+                method="SLSQP",
+                bounds=[(0, 1)] * D,
+                constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
+                options={"ftol": 1e-12, "maxiter": 200},
+            )
             best = max(best, sign * float(f(to_simplex(torch.from_numpy(res.x)).unsqueeze(0))[0]))
         extremes.append(sign * best)
     return extremes[1], extremes[0]
@@ -135,8 +142,10 @@ class Simulator:
         return (self.hi - float(self.f(w.unsqueeze(0))[0])) / (self.hi - self.lo)
 
 
-def as_table(x: torch.Tensor, out: torch.Tensor, ins: torch.Tensor) -> RunTable:
-    return RunTable.from_arrays([f"d{i}" for i in range(D)], x, out, targets=["out_score"], in_score=ins, out_score=out)
+def as_table(x: torch.Tensor, out: torch.Tensor, ins: torch.Tensor, stage: list[int] | None = None) -> RunTable:
+    return RunTable.from_arrays(
+        [f"d{i}" for i in range(D)], x, out, targets=["out_score"], in_score=ins, out_score=out, stage=stage
+    )
 
 
 def paper_pipeline(sim: Simulator) -> dict[str, float]:
@@ -145,7 +154,12 @@ def paper_pipeline(sim: Simulator) -> dict[str, float]:
     out, ins = sim.evaluate(x)
     regrets = {"a11": sim.regret(x[int(out.argmax())])}
     table = as_table(x, out, ins)
-    heur = torch.cat([s.propose(table) for s in (AlphaCredit(1.0), AlphaCredit(0.0), AlphaCredit(0.5), InclusionRidge(), ExcludeOneDrop())])
+    heur = torch.cat(
+        [
+            s.propose(table)
+            for s in (AlphaCredit(1.0), AlphaCredit(0.0), AlphaCredit(0.5), InclusionRidge(), ExcludeOneDrop())
+        ]
+    )
     o2, i2 = sim.evaluate(heur)
     x, out, ins = torch.cat([x, heur]), torch.cat([out, o2]), torch.cat([ins, i2])
     regrets["a16"] = sim.regret(x[int(out.argmax())])
@@ -158,17 +172,16 @@ def paper_pipeline(sim: Simulator) -> dict[str, float]:
     return regrets
 
 
-def bayes_opt(
-    sim: Simulator, budget: int, priors: list, warps: list[str], pool: int | None, q: int, kernel: str = "matern52", means: tuple[str, ...] = ("constant",)
-) -> dict[str, float]:
+def bayes_opt(sim: Simulator, budget: int, options: GPOptions, pool: int | None, q: int) -> dict[str, float]:
     """Regret of the posterior-mean recommendation after each round of BO, from 11 seed runs to ``budget``."""
     x = seed_mixtures(D)
     out, ins = sim.evaluate(x)
+    stage = [0] * len(x)  # each round is a stage, forecast by the GPs of the rounds before it
     regrets = {}
     step = 0
-    selector = PrequentialMeanSelector(means, kernel=kernel, priors=priors, warps=warps)
+    forecasts: dict = {}  # earlier rounds' forecast errors do not change: computed once
     while True:
-        gp = selector.fit(x, out)
+        gp = fit_gp(as_table(x, out, ins, stage), options, cache=forecasts)
         regrets[f"b{len(x)}"] = sim.regret(best_predicted(gp, x, seed=step))
         left = budget - len(x)
         if left <= 0:
@@ -176,12 +189,13 @@ def bayes_opt(
         size = min(q, left)
         # The last round only sharpens the recommendation, so it exploits.
         acquisition = "mean" if size == left else "log_nei"
-        nxt = BayesOptBatch(q=size, acquisition=acquisition, num_restarts=4, raw_samples=256, pool_size=pool, seed=step).propose(
-            as_table(x, out, ins), gp
-        )
+        nxt = BayesOptBatch(
+            q=size, acquisition=acquisition, num_restarts=4, raw_samples=256, pool_size=pool, seed=step
+        ).propose(as_table(x, out, ins), gp)
         o, i = sim.evaluate(nxt)
         x, out, ins = torch.cat([x, nxt]), torch.cat([out, o]), torch.cat([ins, i])
         step += 1
+        stage += [step] * nxt.shape[0]
 
 
 def main() -> None:
@@ -191,29 +205,54 @@ def main() -> None:
     parser.add_argument("--q", type=int, default=1, help="BO batch size")
     parser.add_argument("--noise", type=float, default=0.01, help="seed-noise std as a fraction of the surface's range")
     parser.add_argument("--surfaces", nargs="+", default=["quadratic", "sharp", "harmful"])
-    parser.add_argument("--priors", nargs="+", default=["0.1", "0.3", "1.0"])
-    parser.add_argument("--warps", nargs="+", default=["none"])
-    parser.add_argument("--means", nargs="+", default=["constant", "peak"],
-                        help="GP mean candidates, preferred first, chosen by forecast error of the BO runs (constant: plain GP)")
+    parser.add_argument(
+        "--priors",
+        nargs="+",
+        default=[str(p) for p in DEFAULT_PRIORS],
+        help="GP lengthscale-prior candidates (the shipped ones)",
+    )
+    parser.add_argument(
+        "--warps", nargs="+", default=list(DEFAULT_WARPS), help="GP input-warp candidates (the shipped ones)"
+    )
+    parser.add_argument(
+        "--means",
+        nargs="+",
+        default=["constant", "peak"],
+        help="GP mean candidates, preferred first, chosen by forecast error of the BO runs (constant: plain GP)",
+    )
     parser.add_argument("--kernel", default="matern52", choices=["rbf", "matern32", "matern52"])
-    parser.add_argument("--pool", type=int, default=0, help="optimise the acquisition over this many Dirichlet candidates; 0: continuous SLSQP")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="optimise the acquisition over this many Dirichlet candidates; 0: continuous SLSQP",
+    )
     args = parser.parse_args()
     if args.budget < 12 or args.q < 1 or args.seeds < 1:
         parser.error("need --budget >= 12, --q >= 1 and --seeds >= 1")
     torch.set_num_threads(1)
-    priors = [p if p in ("dim_scaled", "none") else float(p) for p in args.priors]
+    priors = [p if p in ("dim_scaled", "gamma", "none") else float(p) for p in args.priors]
+    # No noise floor: the simulated noise is known to the benchmark, not to the GP.
+    options = GPOptions(kernel=args.kernel, priors=priors, warps=args.warps, means=list(args.means), noise_floor=None)
     cols = ["a11", "a16", "a41", "a41fit", *(f"b{k}" for k in sorted({11, min(15, args.budget), args.budget}))]
     names = {"a11": "(a) k=11 obs", "a16": "(a) k=16 obs", "a41": "(a) k=41 obs", "a41fit": "(a) k=41 fit"}
-    print(f"Regret over {args.seeds} simulator seeds, median [80th percentile] (noise {args.noise} of range, BO q={args.q}, "
-          f"pool={args.pool or 'continuous'}); k = evaluated mixtures.\n")
-    print("| surface | " + " | ".join(names.get(c, f"(b) BO k={c[1:]}") for c in cols) + f" | (b) seeds <= 0.01 at k={args.budget} | s |")
+    print(
+        f"Regret over {args.seeds} simulator seeds, median [80th percentile] "
+        f"(noise {args.noise} of range, BO q={args.q}, "
+        f"pool={args.pool or 'continuous'}); k = evaluated mixtures.\n"
+    )
+    print(
+        "| surface | "
+        + " | ".join(names.get(c, f"(b) BO k={c[1:]}") for c in cols)
+        + f" | (b) seeds <= 0.01 at k={args.budget} | s |"
+    )
     print("|---|" + "---|" * (len(cols) + 2))
     for kind in args.surfaces:
         start = time.time()
         runs = []
         for seed in range(args.seeds):
             r = paper_pipeline(Simulator(kind, seed, args.noise))
-            r.update(bayes_opt(Simulator(kind, seed, args.noise), args.budget, priors, args.warps, args.pool or None, args.q, args.kernel, tuple(args.means)))
+            r.update(bayes_opt(Simulator(kind, seed, args.noise), args.budget, options, args.pool or None, args.q))
             runs.append(r)
         cells = [f"{np.median([r[c] for r in runs]):.4f} [{np.quantile([r[c] for r in runs], 0.8):.3f}]" for c in cols]
         hit = sum(r[f"b{args.budget}"] <= 0.01 for r in runs)

@@ -33,7 +33,7 @@ def scheffe_features(weights: Tensor, degree: int) -> Tensor:
         pairs = list(itertools.combinations(range(w.shape[-1]), 2))
         if not pairs:
             return w
-        i, j = zip(*pairs)
+        i, j = zip(*pairs, strict=False)
         return torch.cat([w, w[:, list(i)] * w[:, list(j)]], dim=-1)
     raise ValueError(f"degree must be 1 or 2, got {degree}")
 

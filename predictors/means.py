@@ -9,8 +9,9 @@ heights of several runs pin down the centre, as in a response-surface fit. The m
     m(w) = b . w + h * exp(-|w - c|^2 / (2 s^2))
 
 with ``b`` the Scheffé linear trend (no intercept: ``sum(w) = 1`` makes it collinear), height
-``0 <= h <= MAX_HEIGHT_RATIO x`` the observed range of the targets, centre ``c`` (free in R^d: the fitted peak may sit just off the simplex, the
-recommendation is clipped to it anyway) and width ``s`` in ``[MIN_WIDTH, MAX_WIDTH]``. A wide
+``0 <= h <= MAX_HEIGHT_RATIO x`` the observed range of the targets, centre ``c`` (free in R^d: the fitted
+peak may sit just off the simplex, the recommendation is clipped to it anyway) and width ``s`` in
+``[MIN_WIDTH, MAX_WIDTH]``. A wide
 peak is a concave isotropic quadratic, so the family also covers smooth interior optima; the
 GP models whatever the peak does not explain. It acts on raw simplex weights (not on warped
 inputs) so the width means the same on every warp.
@@ -23,6 +24,7 @@ fit starts from that solution.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -49,12 +51,15 @@ class PeakMean(Mean):
 
     Args:
         d: number of domains.
+        unwarp: maps the model's (warped) inputs back to simplex weights, e.g.
+            :meth:`predictors.gp_model.SimplexWarp.untransform`; None when the inputs are the weights.
     """
 
-    def __init__(self, d: int) -> None:
+    def __init__(self, d: int, unwarp: Callable[[Tensor], Tensor] | None = None) -> None:
         super().__init__()
         if d < 1:
             raise ValueError(f"PeakMean needs d >= 1 domains, got {d}")
+        self._unwarp = unwarp
         self.register_parameter("trend", torch.nn.Parameter(torch.zeros(d)))
         self.register_parameter("center", torch.nn.Parameter(torch.full((d,), 1.0 / d)))
         self.register_parameter("raw_height", torch.nn.Parameter(torch.zeros(())))
@@ -75,11 +80,16 @@ class PeakMean(Mean):
         with torch.no_grad():
             self.trend.copy_(trend)
             self.center.copy_(center)
-            self.raw_height.copy_(self.raw_height_constraint.inverse_transform(torch.tensor(max(height, 1e-6)).to(self.raw_height)))
+            self.raw_height.copy_(
+                self.raw_height_constraint.inverse_transform(torch.tensor(max(height, 1e-6)).to(self.raw_height))
+            )
             w = min(max(width, MIN_WIDTH * 1.01), MAX_WIDTH * 0.99)
             self.raw_width.copy_(self.raw_width_constraint.inverse_transform(torch.tensor(w).to(self.raw_width)))
 
     def forward(self, x: Tensor) -> Tensor:
+        """The mean at ``... x n x d`` model inputs."""
+        if self._unwarp is not None:
+            x = self._unwarp(x)
         sq = ((x - self.center) ** 2).sum(-1)
         return x @ self.trend + self.height * torch.exp(-sq / (2 * self.width**2))
 
@@ -176,22 +186,3 @@ def peak_values(params: tuple[Tensor, float, Tensor, float], x: Tensor) -> Tenso
     """The peak mean with ``params = (trend, height, center, width)`` at ``m x d`` mixtures."""
     trend, height, center, width = params
     return x @ trend + height * torch.exp(-((x - center) ** 2).sum(-1) / (2 * width**2))
-
-
-def leave_one_out_means(x: Tensor, y: Tensor, full: tuple[Tensor, float, Tensor, float], num_random: int = 512) -> Tensor:
-    """Row ``i``: the peak mean refitted without run ``i``, evaluated at all ``n`` runs.
-
-    The closed-form GP leave-one-out formula holds the mean fixed; for a mean with ``2d + 2``
-    fitted parameters that would score in-sample fit, so the held-out run must also be left
-    out of the peak's fit. Each refit starts from ``full``'s centre plus ``num_random`` draws.
-
-    Returns:
-        ``n x n`` tensor.
-    """
-    n = x.shape[0]
-    rows = []
-    for i in range(n):
-        keep = torch.arange(n) != i
-        params = prefit_peak(x[keep], y[keep], num_random=num_random, num_refine=2, seed=i, start=full[2])
-        rows.append(peak_values(params, x.double()))
-    return torch.stack(rows)

@@ -1,15 +1,15 @@
-"""The peak mean, its honest leave-one-out, prequential mean choice and the GP noise floor."""
+"""The peak mean, the choice of mean by forecasts of later stages, and the GP noise floor."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from predictors.gp import GPSurrogate, fit_mixture_gp, loo_predictive
-from predictors.means import MAX_HEIGHT_RATIO, PeakMean, leave_one_out_means, peak_values, prefit_peak
-from predictors.search.config import GPOptions
-from predictors.search.report import prob_better
-from predictors.selection import PrequentialMeanSelector
+from predictors.gp import GPOptions, GPSurrogate, fit_gp
+from predictors.gp_model import SimplexWarp
+from predictors.mean_selection import choose_mean, forecast_error
+from predictors.means import MAX_HEIGHT_RATIO, PeakMean, peak_values, prefit_peak
+from predictors.run_table import RunTable
 from predictors.strategies.base import dirichlet_pool, seed_mixtures
 
 
@@ -41,75 +41,65 @@ def test_prefit_on_noise_forecasts_no_spike() -> None:
         assert float(forecast.max()) < float(t.max()) + (MAX_HEIGHT_RATIO + 1) * spread
 
 
-def test_peak_mean_forward_matches_its_formula() -> None:
-    mean = PeakMean(3)
+def test_peak_mean_forward_matches_its_formula_on_warped_inputs() -> None:
     trend, center = torch.tensor([0.1, -0.2, 0.3]), torch.tensor([0.2, 0.5, 0.3])
-    mean.initialize_from(trend, 2.0, center, 0.25)
     x = torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.5, 0.3]])
     expected = peak_values((trend, 2.0, center, 0.25), x)
-    assert torch.allclose(mean(x), expected, atol=1e-5)
+    plain = PeakMean(3)
+    plain.initialize_from(trend, 2.0, center, 0.25)
+    assert torch.allclose(plain(x), expected, atol=1e-5)
+    # Inside the model the inputs arrive warped; the peak is still a function of the weights.
+    warp = SimplexWarp("sqrt")
+    warped = PeakMean(3, unwarp=warp.untransform)
+    warped.initialize_from(trend, 2.0, center, 0.25)
+    assert torch.allclose(warped(warp.transform(x)), expected, atol=1e-5)
     with pytest.raises(ValueError, match="d >= 1"):
         PeakMean(0)
 
 
-def test_leave_one_out_rows_equal_to_the_mean_reproduce_the_fixed_mean_formula() -> None:
-    x = dirichlet_pool(4, 10, seed=1)
-    y = torch.sin(3 * x[:, 0]) + x[:, 1]
-    y = (y - y.mean()) / y.std()
-    model = fit_mixture_gp(x, y, prior=0.3)
-    plain_mu, plain_var = loo_predictive(model)
-    with torch.no_grad():
-        const = model.mean_module(x)
-    model.loo_mean_rows = const.expand(x.shape[0], -1).clone()
-    mu, var = loo_predictive(model)
-    assert torch.allclose(mu, plain_mu, atol=1e-8) and torch.allclose(var, plain_var)
+def _staged(x: torch.Tensor, y: torch.Tensor, stage: list[int]) -> RunTable:
+    return RunTable.from_arrays([f"d{i}" for i in range(x.shape[1])], x, y, stage=stage)
 
 
-def test_leave_one_out_means_leave_the_run_out() -> None:
-    center = torch.tensor([0.15, 0.35, 0.1, 0.25, 0.15], dtype=torch.float64)
-    x = seed_mixtures(5)
-    y = _peak_surface(x, center)
-    full = prefit_peak(x, y)
-    rows = leave_one_out_means(x, y, full, num_random=64)
-    assert rows.shape == (11, 11)
-    # Row i is fitted without run i, so it does not reproduce y_i as the full fit does.
-    in_sample = (peak_values(full, x) - y).abs()
-    held_out = (rows.diagonal() - y).abs()
-    assert float(held_out.mean()) > float(in_sample.mean())
-
-
-def test_prequential_selector_keeps_the_first_mean_until_a_forecast_is_scored_then_follows_errors() -> None:
-    trend = torch.tensor([1.0, 0.2, -0.5, 0.4], dtype=torch.float64)
-    x = dirichlet_pool(4, 10, concentration=8.0, seed=2)[:10]  # interior runs only
-    selector = PrequentialMeanSelector(("constant", "linear"), priors=[0.3], warps=["none"])
-    assert selector.fit(x, x @ trend).mean == "constant"
+def test_first_mean_wins_until_a_later_stage_is_forecast_then_the_better_forecaster() -> None:
+    trend = torch.tensor([1.0, 0.2, -0.5], dtype=torch.float64)
+    x = dirichlet_pool(3, 8, concentration=8.0, seed=2)[:8]  # interior runs only
+    options = GPOptions(priors=[0.3], warps=["none"], means=["constant", "linear"], noise_floor=None, linear=False)
+    seeds_only = _staged(x, x @ trend, [0] * 8)
+    assert fit_gp(seeds_only, options).mean == "constant"  # nothing forecast yet: the first candidate
     # A vertex is an extrapolation: the linear mean forecasts it, a constant mean reverts.
-    x2 = torch.cat([x, torch.eye(4, dtype=torch.float64)[:1]])
-    surrogate = selector.fit(x2, x2 @ trend)
-    assert selector.scored == 1 and selector.scores["linear"] < selector.scores["constant"]
-    assert surrogate.mean == "linear" and selector.leader == "linear"
-    with pytest.raises(ValueError, match="appended"):
-        selector.fit(x, x @ trend)
+    x2 = torch.cat([x, torch.eye(3, dtype=torch.float64)[:1]])
+    table = _staged(x2, x2 @ trend, [0] * 8 + [1])
+    surrogate = fit_gp(table, options)
+    choice = surrogate.mean_choice
+    assert choice.scored == 1 and choice.errors["linear"] < choice.errors["constant"]
+    assert surrogate.mean == choice.mean == "linear"
+    # The errors are those of fits on stage 0 forecasting stage 1, by hand.
+    before, _ = table.stage_split(1)
+    by_hand = forecast_error(
+        GPSurrogate.fit(before.weights, before.y[:, 0], options=options, mean="linear"), x2[8:], (x2 @ trend)[8:]
+    )
+    assert choice.errors["linear"] == pytest.approx(by_hand, rel=1e-6)
+    # Unordered runs (no stages) cannot be forecast: the first candidate, nothing scored.
+    unordered = RunTable.from_arrays(table.domains, x2, x2 @ trend)
+    assert choose_mean(unordered, ["constant", "linear"], lambda t, m: None).scored == 0
     with pytest.raises(ValueError, match="at least one"):
-        PrequentialMeanSelector(())
+        choose_mean(table, [], lambda t, m: None)
 
 
-def test_noise_floor_bounds_learned_and_replicate_noise() -> None:
+def test_noise_floor_is_a_standard_deviation_bounding_learned_and_replicate_noise() -> None:
     x = seed_mixtures(5)
     y = 0.30 + 0.01 * (torch.arange(11, dtype=torch.float64) % 3)  # runs a point or two apart
-    floor = 0.01**2
-    gp = GPSurrogate.fit(x, y, priors=[0.3], warps=["none"], noise_floor=floor)
-    assert float(gp.model.likelihood.noise.detach()) * gp.scale**2 >= floor * (1 - 1e-6)
-    assert gp.noise_floor == floor
+    options = GPOptions(priors=[0.3], warps=["none"], noise_floor=0.01, linear=False)
+    gp = GPSurrogate.fit(x, y, options=options)
+    assert gp.noise_sd() >= 0.01 * (1 - 1e-6)
     # Replicate noise below the floor (a lucky pair of seeds) is raised to it.
     tiny = torch.full((11,), 1e-8, dtype=torch.float64)
-    fixed = GPSurrogate.fit(x, y, tiny, priors=[0.3], warps=["none"], noise_floor=floor)
-    assert float(fixed.model.likelihood.noise.min()) * fixed.scale**2 >= floor * (1 - 1e-6)
+    fixed = GPSurrogate.fit(x, y, tiny, options=options)
+    stdv = float(fixed.model.outcome_transform.stdvs.squeeze())
+    assert float(fixed.model.likelihood.noise.detach().min()) * stdv**2 >= 0.01**2 * (1 - 1e-6)
     # The comparison the search reports stays a probability, not a certainty, for runs a point apart.
-    domains = [f"d{i}" for i in range(5)]
-    _, _, prob = prob_better(gp, dict(zip(domains, x[2].tolist())), dict(zip(domains, x[10].tolist())), domains)
+    _, _, prob = gp.difference(x[2], x[10])
     assert prob < 0.99
-    with pytest.raises(ValueError, match="noise_floor"):
-        GPSurrogate.fit(x, y, noise_floor=-1.0)
     with pytest.raises(ValueError, match="noise_floor"):
         GPOptions(noise_floor=-0.1)

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from predictors.baselines import QuadraticScheffe
-from predictors.gp import GPSurrogate
+from predictors.gp import GPOptions, GPSurrogate
+from predictors.run_table import RunTable
 from predictors.strategies import (
     AlphaCredit,
     BayesOptBatch,
@@ -27,14 +28,15 @@ from predictors.strategies import (
     register_strategy,
 )
 from predictors.strategies.model_based import best_predicted
-from predictors.table import RunTable
 
 T = torch.tensor
 
 
 def table(weights: list[list[float]], out: list[float], ins: list[float] | None = None) -> RunTable:
     domains = [f"d{i}" for i in range(len(weights[0]))]
-    return RunTable.from_arrays(domains, T(weights), T(out), targets=["out_score"], in_score=None if ins is None else T(ins), out_score=T(out))
+    return RunTable.from_arrays(
+        domains, T(weights), T(out), targets=["out_score"], in_score=None if ins is None else T(ins), out_score=T(out)
+    )
 
 
 # Runs: a alone (in 0.6, out 0.2), b alone (in 0.2, out 0.4), both (in 0.4, out 0.6).
@@ -87,18 +89,24 @@ def test_seed_mixtures_and_dirichlet() -> None:
     t = table([[0.5, 0.25, 0.25]], out=[0.0])
     seeds = SeedMixtures().propose(t)
     assert seeds.shape == (7, 3)
-    assert torch.allclose(seeds[3], T([0, 0.5, 0.5], dtype=torch.float64)) and torch.allclose(seeds[6], torch.full((3,), 1 / 3, dtype=torch.float64))
+    assert torch.allclose(seeds[3], T([0, 0.5, 0.5], dtype=torch.float64)) and torch.allclose(
+        seeds[6], torch.full((3,), 1 / 3, dtype=torch.float64)
+    )
     draws = DirichletRandom(num=16, seed=3).propose(t)
     assert draws.shape == (16, 3) and torch.allclose(draws.sum(-1), torch.ones(16, dtype=torch.float64))
     assert torch.equal(draws, DirichletRandom(num=16, seed=3).propose(t)), "seeded"
 
 
 def test_registry_names_classes_and_refuses_duplicates() -> None:
-    assert {"seeds", "dirichlet", "alpha_credit", "inclusion_ridge", "exclude_one", "model_argmax", "bayes_opt"} <= set(available_strategies())
+    assert {"seeds", "dirichlet", "alpha_credit", "inclusion_ridge", "exclude_one", "model_argmax", "bayes_opt"} <= set(
+        available_strategies()
+    )
     assert get_strategy("predictors.strategies.AlphaCredit") is AlphaCredit
     assert isinstance(build_strategy("alpha_credit", alpha=0.0), AlphaCredit)
-    with pytest.raises(KeyError, match="valid"):
+    with pytest.raises(KeyError, match="valid names: .*alpha_credit"):
         get_strategy("no_such_strategy")
+    with pytest.raises(ValueError, match="unknown option.*'alpah'.*valid options: alpha"):
+        build_strategy("alpha_credit", alpah=0.5)
     with pytest.raises(ValueError, match="already registered"):
         register_strategy("seeds")(AlphaCredit)
 
@@ -126,10 +134,12 @@ def test_model_argmax_finds_quadratic_optimum() -> None:
 @pytest.fixture(scope="module")
 def quadratic_gp() -> GPSurrogate:
     t, _ = quadratic_surface()
-    return GPSurrogate.fit(t.weights, t.y[:, 0], priors=[0.5], warps=["sqrt"])
+    return GPSurrogate.fit(t.weights, t.y[:, 0], options=GPOptions(priors=[0.5], warps=["sqrt"], linear=False))
 
 
-@pytest.mark.parametrize("kwargs", [{"acquisition": "log_nei"}, {"acquisition": "ucb"}, {"acquisition": "mean"}, {"pool_size": 256}])
+@pytest.mark.parametrize(
+    "kwargs", [{"acquisition": "log_nei"}, {"acquisition": "ucb"}, {"acquisition": "mean"}, {"pool_size": 256}]
+)
 def test_bo_proposals_lie_on_the_simplex(kwargs: dict, quadratic_gp: GPSurrogate) -> None:
     t, _ = quadratic_surface()
     batch = BayesOptBatch(q=3, num_restarts=2, raw_samples=16, **kwargs).propose(t, quadratic_gp)
@@ -148,7 +158,9 @@ def test_best_predicted_is_the_polished_model_optimum_not_the_best_observation()
     lucky = t.weights[int(noisy.argmax())]
     fitted = best_predicted(QuadraticScheffe().fit(t.weights, noisy), t.weights)
     assert float((fitted - c).norm()) < float((lucky - c).norm())
-    assert torch.equal(best_predicted(quad, t.weights, num_polish=0), best_predicted(quad, t.weights, num_polish=0)), "seeded"
+    assert torch.equal(best_predicted(quad, t.weights, num_polish=0), best_predicted(quad, t.weights, num_polish=0)), (
+        "seeded"
+    )
     with pytest.raises(ValueError, match="evaluated"):
         best_predicted(quad, t.weights[0])
     with pytest.raises(ValueError, match="num_polish"):
@@ -189,7 +201,9 @@ def test_simulated_surfaces_have_optima_away_from_every_seed_run(kind: str) -> N
             bad = int((sim.optimum == 0).nonzero())
             inside = sim.optimum.clone()
             inside[bad] += 0.1
-            assert sim.f(inside.unsqueeze(0) / 1.1) < sim.f(sim.optimum.unsqueeze(0)), "weight on the harmful domain hurts"
+            assert sim.f(inside.unsqueeze(0) / 1.1) < sim.f(sim.optimum.unsqueeze(0)), (
+                "weight on the harmful domain hurts"
+            )
         else:
             assert float(sim.optimum.min()) >= sim_mod.MIN_WEIGHT
     with pytest.raises(ValueError, match="unknown surface"):

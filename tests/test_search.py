@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from predictors.gp import GPOptions
 from predictors.records import read_records
 from predictors.search import MixtureSearch, SearchConfig
-from predictors.search.config import GPOptions, ProposalOptions
+from predictors.search.config import ProposalOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 # The crash: a bad override injected into the geometry-only run makes real main.py fail while parsing.
@@ -54,12 +55,22 @@ def mini_search_config(tmp: Path, **changes: object) -> SearchConfig:
         base_config=str(mini_base_config(tmp / "base.yaml")),
         search_dir=str(tmp / "search"),
         max_steps=2,
-        overrides=["--trainer.limit_val_batches=1", "--trainer.enable_progress_bar=false", "--trainer.enable_checkpointing=false"],
-        drop_callbacks=["ModelCheckpoint", "RunInterruptCheckpoint", "ExportPolicy", "CompletionSamples", "MixtureStats"],
+        overrides=[
+            "--trainer.limit_val_batches=1",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.enable_checkpointing=false",
+        ],
+        drop_callbacks=[
+            "ModelCheckpoint",
+            "RunInterruptCheckpoint",
+            "ExportPolicy",
+            "CompletionSamples",
+            "MixtureStats",
+        ],
         base_eval=False,
         rounds=1,
         proposal=ProposalOptions(q=1, raw_samples=16, num_restarts=2),
-        gp=GPOptions(priors=[0.3], warps=["none"]),
+        gp=GPOptions(priors=[0.3], warps=["none"], linear=False),
         max_parallel=1,
     )
     options.update(changes)
@@ -107,9 +118,13 @@ def test_search_runs_seeds_then_a_proposal_and_reports(finished: tuple[SearchCon
 
 def test_crashing_run_is_recorded_as_failed_with_its_error(finished: tuple[SearchConfig, object]) -> None:
     config, _ = finished
-    (failed,) = [r for r in read_records(Path(config.search_dir) / "records", warn=False).records if r.status == "failed"]
+    (failed,) = [
+        r for r in read_records(Path(config.search_dir) / "records", warn=False).records if r.status == "failed"
+    ]
     assert failed.weights == {"geometry": 1.0, "science": 0.0}
-    assert failed.error.startswith("exited with code") and "not-a-number" in failed.error  # the log tail names the cause
+    assert (
+        failed.error.startswith("exited with code") and "not-a-number" in failed.error
+    )  # the log tail names the cause
 
 
 def test_second_invocation_launches_nothing(finished: tuple[SearchConfig, object]) -> None:

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from test_search import ROOT, mini_search_config
 from torch.utils.data import DataLoader, TensorDataset
 
+from callbacks.base_score import BaseScoreRecorder
 from predictors.records import RunRecord, read_records, write_record
-from predictors.search import BaseScoreRecorder, MixtureSearch, SearchError, SimplexError, make_run_id
+from predictors.search import MixtureSearch, SearchError, SimplexError, StrategySpec, make_run_id
 from predictors.search.__main__ import parse_config
 from predictors.search.execute import execute_run, read_run_record
 from predictors.search.plan import PlannedRun, round_mixture
-from test_search import ROOT, mini_search_config
 
 
 def fake_score(w: dict[str, float]) -> float:
@@ -32,8 +33,10 @@ def finish(runs: list[PlannedRun]) -> None:
     for run in runs:
         score = 0.1 if run.kind == "validate" else fake_score(run.weights)
         weights = run.weights or {"geometry": 0.5, "science": 0.5}
-        write_record(RunRecord(weights=weights, scores={"chart": score}, in_score=score + 0.1, out_score=score, steps=2, stage="val",
-                               run_id=run.run_id, config={"search": {"stage": run.stage, "origin": run.origin}}), run.record_dir)  # fmt: skip
+        search = {"stage": run.stage, "origin": run.origin}
+        record = RunRecord(weights=weights, scores={"chart": score}, in_score=score + 0.1, out_score=score, steps=2,
+                           stage="val", run_id=run.run_id, config={"search": search})  # fmt: skip
+        write_record(record, run.record_dir)
 
 
 def test_slurm_writes_a_job_array_then_continues_from_records(tmp_path: Path) -> None:
@@ -61,9 +64,24 @@ def test_slurm_writes_a_job_array_then_continues_from_records(tmp_path: Path) ->
     assert "| base model | 0.2000 | 0.1000 |" in report and "P(recommended > uniform)" in report
 
 
+def test_stop_after_seeds_reports_on_the_seed_runs_and_plans_nothing_more(tmp_path: Path) -> None:
+    config = mini_search_config(tmp_path, launcher="slurm", stop_after="seeds", rounds=2)
+    assert MixtureSearch(config).stage_names() == ["seeds"]
+    assert MixtureSearch(config).run().status == "waiting"
+    finish(MixtureSearch(config).plans.load("seeds"))
+    done = MixtureSearch(config).run()
+    assert done.status == "done" and done.launched == []
+    assert sorted(p.stem for p in (tmp_path / "search" / "plan").glob("*.json")) == ["seeds"]
+    assert "Recommended mixture" in done.report.read_text()
+    # Rerun without it: the search continues with its rounds from the same records.
+    assert MixtureSearch(mini_search_config(tmp_path, launcher="slurm", rounds=2)).run().script.name == "round_1.sbatch"
+
+
 def test_record_directory_of_another_domain_set_is_refused(tmp_path: Path) -> None:
     config = mini_search_config(tmp_path)
-    write_record(RunRecord(weights={"coco": 0.5, "sat": 0.5}, out_score=0.3, run_id="other"), Path(config.search_dir) / "records")
+    write_record(
+        RunRecord(weights={"coco": 0.5, "sat": 0.5}, out_score=0.3, run_id="other"), Path(config.search_dir) / "records"
+    )
     with pytest.raises(SearchError, match=r"\['coco', 'sat'\].*\['geometry', 'science'\]"):
         MixtureSearch(config).run()
 
@@ -80,6 +98,20 @@ def test_record_directory_of_another_domain_set_is_refused(tmp_path: Path) -> No
 def test_mixtures_outside_the_simplex_are_refused(tmp_path: Path, mixture: dict[str, float], message: str) -> None:
     with pytest.raises(SimplexError, match=message):
         MixtureSearch(mini_search_config(tmp_path, extra_mixtures=[mixture])).plan_stage("seeds")
+
+
+@pytest.mark.parametrize(
+    "heuristic, message",
+    [
+        ({"name": "alpha_credt"}, "unknown strategy 'alpha_credt'; valid names: .*alpha_credit"),  # a misspelt name
+        ({"name": "alpha_credit", "options": {"alpah": 0.5}}, "unknown option.*'alpah'"),  # a misspelt option
+        ({"name": "model_argmax"}, "needs a surrogate"),  # not a heuristic: it needs the GP
+    ],
+)
+def test_bad_heuristics_stop_the_search_before_any_run(tmp_path: Path, heuristic: dict, message: str) -> None:
+    config = mini_search_config(tmp_path, heuristics=[StrategySpec(**heuristic)])
+    with pytest.raises(SearchError, match=message):
+        MixtureSearch(config)
 
 
 def test_proposals_outside_the_simplex_are_refused(tmp_path: Path) -> None:
@@ -134,7 +166,12 @@ class _Data(LightningDataModule):
 
 
 def test_base_score_recorder_records_a_validate_run_only(tmp_path: Path) -> None:
-    trainer = Trainer(callbacks=[BaseScoreRecorder(str(tmp_path))], logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = Trainer(
+        callbacks=[BaseScoreRecorder(str(tmp_path))],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.validate(_Scored(), datamodule=_Data())
     (record,) = read_records(tmp_path, warn=False).records
     assert record.run_id == "base" and record.steps == 0 and record.stage == "val"
@@ -142,7 +179,9 @@ def test_base_score_recorder_records_a_validate_run_only(tmp_path: Path) -> None
 
 
 def test_search_yaml_parses_and_names_the_default_domains() -> None:
-    config = parse_config(["--config", str(ROOT / "configs" / "search.yaml"), "--base_config", str(ROOT / "configs" / "mix.yaml")])
+    config = parse_config(
+        ["--config", str(ROOT / "configs" / "search.yaml"), "--base_config", str(ROOT / "configs" / "mix.yaml")]
+    )
     assert config.rounds >= 1 and config.proposal.q >= 1 and config.heuristics
     search = MixtureSearch(config)
     assert search.domains == ["objects", "referring", "geometry", "spatial", "science"]

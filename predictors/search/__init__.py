@@ -3,13 +3,12 @@
 Run ``python -m predictors.search --config configs/search.yaml`` (``--help`` lists every option).
 """
 
-from predictors.search.base_model import BaseScoreRecorder
-from predictors.search.config import GPOptions, ProposalOptions, SearchConfig, SlurmOptions, StrategySpec
+from predictors.gp import GPOptions
+from predictors.search.config import ProposalOptions, SearchConfig, SlurmOptions, StrategySpec
 from predictors.search.driver import MixtureSearch, SearchError, SearchOutcome
 from predictors.search.plan import PlannedRun, SimplexError, check_simplex, make_run_id
 
 __all__ = [
-    "BaseScoreRecorder",
     "GPOptions",
     "MixtureSearch",
     "PlannedRun",

@@ -5,6 +5,7 @@ Examples::
     python -m predictors.search --config configs/search.yaml                 # run here, then report
     python -m predictors.search --config configs/search.yaml --launcher slurm   # write a job array and exit
     python -m predictors.search --config configs/search.yaml --rounds 4       # continue with more rounds
+    python -m predictors.search --config configs/search.yaml --stop_after seeds   # only the 2m + 1 seed runs
     python -m predictors.search --help                                        # every option, documented
 
 Rerunning the same command resumes: finished runs are read from their records, never repeated.
@@ -25,7 +26,9 @@ from predictors.search.config import SearchConfig  # noqa: E402
 def build_parser() -> ArgumentParser:
     """The search's command-line parser: a ``--config`` file plus one option per :class:`SearchConfig` field."""
     parser = ArgumentParser(prog="python -m predictors.search", description=SearchConfig.__doc__.split("\n")[0])
-    parser.add_argument("--config", action=ActionConfigFile, help="a search config file (YAML), e.g. configs/search.yaml")
+    parser.add_argument(
+        "--config", action=ActionConfigFile, help="a search config file (YAML), e.g. configs/search.yaml"
+    )
     parser.add_class_arguments(SearchConfig, as_group=False)
     return parser
 
@@ -50,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if outcome.status == "waiting":
         print(f"{len(outcome.launched)} run(s) handed off: submit {outcome.script}, then rerun this command")
-    else:
-        print(f"report: {outcome.report} ({len(outcome.launched)} run(s) launched by this invocation)")
+        return 0
+    print(f"report: {outcome.report} ({len(outcome.launched)} run(s) launched by this invocation)")
+    if config.stop_after is not None:
+        records = os.path.join(config.search_dir, "records")
+        print(f"records: {records}; fit the mixture predictor on them:")
+        print(f"  python main.py fit --config configs/predictor.yaml --data.init_args.record_dir {records}")
     return 0
 
 

@@ -17,7 +17,7 @@ from predictors.search.config import SearchConfig
 from predictors.search.plan import PlannedRun, base_callbacks, base_logger
 
 RECORD_CALLBACK = "callbacks.RunRecordCallback"
-BASE_RECORDER = "predictors.search.base_model.BaseScoreRecorder"
+BASE_RECORDER = "callbacks.base_score.BaseScoreRecorder"
 
 
 def _class_name(entry: Any) -> str:
@@ -47,9 +47,17 @@ def fit_command(config: SearchConfig, run: PlannedRun) -> list[str]:
     """``python main.py fit --config <base> --data.init_args.weights {...} ...`` for one training run."""
     recorder = {
         "class_path": RECORD_CALLBACK,
-        "init_args": {"dirpath": run.record_dir, "run_id": run.run_id, "config": {"search": {"stage": run.stage, "origin": run.origin, "repeat": run.repeat}}},
+        "init_args": {
+            "dirpath": run.record_dir,
+            "run_id": run.run_id,
+            "config": {"search": {"stage": run.stage, "origin": run.origin, "repeat": run.repeat}},
+        },
     }
-    steps = [] if config.max_steps is None else [f"--trainer.max_steps={config.max_steps}", f"--trainer.val_check_interval={config.max_steps}"]
+    steps = (
+        []
+        if config.max_steps is None
+        else [f"--trainer.max_steps={config.max_steps}", f"--trainer.val_check_interval={config.max_steps}"]
+    )
     return [
         config.python or sys.executable, config.main_script, "fit", "--config", config.base_config,
         f"--seed_everything={config.run_seed + run.repeat}",

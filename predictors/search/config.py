@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from predictors.gp import MEAN_NAMES, KernelName, MeanName, PriorSpec, WarpName
+from predictors.gp import GPOptions
 
 SeedKind = Literal["single", "exclude_one", "uniform"]
 
@@ -47,41 +47,6 @@ class ProposalOptions:
 
 
 @dataclass
-class GPOptions:
-    """The Gaussian-process surrogate (``predictors.GPSurrogate``) fitted to the finished runs.
-
-    Args:
-        kernel: ``matern52``, ``matern32``, ``matern12`` or ``rbf``.
-        priors: lengthscale-prior candidates (a LogNormal median, ``dim_scaled`` or ``none``); the
-            best by leave-one-out log density is kept.
-        warps: input-warp candidates (``none``, ``sqrt``, ``log``).
-        noise_floor: the smallest run-to-run standard deviation of the target assumed, in
-            target units (null: none). One run per mixture cannot separate seed noise from
-            signal, so the GP would interpolate the runs and call a 1-point difference certain
-            (P = 1.00); the default, 0.01 (one accuracy point), is a conservative lower bound
-            on the seed-to-seed spread of RL fine-tunes scored on a few hundred samples.
-            Repeated mixtures (``repeats``) estimate the noise; the floor still bounds it.
-        means: candidate mean functions of the GP (``constant``, ``linear``, ``peak``: a linear trend plus one
-            Gaussian bump). With more than one, every round uses the candidate whose forecasts of the earlier
-            rounds' runs had the smallest squared error, the first one until a round has finished
-            (``predictors/search/mean_choice.py``); ``[constant, peak]`` (``configs/search.yaml``) is what
-            ``benchmarks/simulated_search.py`` measures for sequential BO (README).
-    """
-
-    kernel: KernelName = "matern52"
-    priors: list[PriorSpec] = field(default_factory=lambda: [0.1, 0.3, 1.0, "dim_scaled"])
-    warps: list[WarpName] = field(default_factory=lambda: ["none", "sqrt"])
-    noise_floor: float | None = 0.01
-    means: list[MeanName] = field(default_factory=lambda: ["constant"])
-
-    def __post_init__(self) -> None:
-        if self.noise_floor is not None and not self.noise_floor >= 0:
-            raise ValueError(f"gp.noise_floor must be a standard deviation >= 0 or null, got {self.noise_floor}")
-        if not self.means or len(set(self.means)) != len(self.means) or any(m not in MEAN_NAMES for m in self.means):
-            raise ValueError(f"gp.means must list distinct candidates from {MEAN_NAMES}, got {self.means}")
-
-
-@dataclass
 class SlurmOptions:
     """The job-array script written by ``launcher: slurm``.
 
@@ -119,8 +84,11 @@ class SearchConfig:
         heuristics: heuristic strategies run once after the seeds, e.g. ``[{name: alpha_credit, options:
             {alpha: 0.5}}, {name: inclusion_ridge}, {name: exclude_one}]``.
         rounds: rounds of GP fit + batch proposal after the seeds (and heuristics).
+        stop_after: stop after this stage: ``seeds`` runs only the seed mixtures (and the base model),
+            the records ``main.py fit --config configs/predictor.yaml`` needs; ``heuristics`` adds those.
+            The report covers the runs so far; rerun without it to continue.
         proposal: the batch Bayesian optimisation of each round.
-        gp: the GP surrogate.
+        gp: the GP surrogate (:class:`predictors.GPOptions`, the same settings as ``GPPredictor``'s).
         repeats: runs (different seeds) of every seed mixture; replicates give the GP its noise level.
         run_seed: ``seed_everything`` of repeat 0; repeat ``k`` uses ``run_seed + k``.
         max_steps: if set, every run trains this many steps and evaluates once at the end
@@ -151,6 +119,7 @@ class SearchConfig:
     extra_mixtures: list[dict[str, float]] = field(default_factory=list)
     heuristics: list[StrategySpec] = field(default_factory=list)
     rounds: int = 2
+    stop_after: Literal["seeds", "heuristics"] | None = None
     proposal: ProposalOptions = field(default_factory=ProposalOptions)
     gp: GPOptions = field(default_factory=GPOptions)
     repeats: int = 1
@@ -176,7 +145,10 @@ class SearchConfig:
             (self.max_parallel >= 1, f"max_parallel must be >= 1, got {self.max_parallel}"),
             (self.proposal.q >= 1, f"proposal.q must be >= 1, got {self.proposal.q}"),
             (self.max_steps is None or self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
-            (self.run_timeout_s is None or self.run_timeout_s > 0, f"run_timeout_s must be > 0, got {self.run_timeout_s}"),
+            (
+                self.run_timeout_s is None or self.run_timeout_s > 0,
+                f"run_timeout_s must be > 0, got {self.run_timeout_s}",
+            ),
             # Fewer than 4 decimals would round 1/3 further than the 1e-4 within which the strategies and the report
             # recognise the uniform and exclude-one seed runs.
             (4 <= self.decimals <= 8, f"decimals must be in [4, 8], got {self.decimals}"),

@@ -17,16 +17,24 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from predictors.gp import GPSurrogate, MeanName
+from predictors.comparability import check_comparable
+from predictors.gp import GPSurrogate, fit_gp
 from predictors.records import RunRecord, read_records
+from predictors.run_table import RunTable, table_from_records
 from predictors.search.commands import fit_command, validate_command
-from predictors.search.config import SearchConfig
+from predictors.search.config import SearchConfig, StrategySpec
 from predictors.search.execute import read_run_record
 from predictors.search.launchers import Launcher, LocalLauncher, SlurmLauncher
-from predictors.search.mean_choice import MeanChoice, choose_mean
-from predictors.search.plan import PlannedRun, StagePlans, check_simplex, domains_from_config, make_run_id, round_mixture
-from predictors.strategies import BayesOptBatch, build_strategy, seed_mixtures
-from predictors.table import RunTable, table_from_records
+from predictors.search.plan import (
+    PlannedRun,
+    StagePlans,
+    check_simplex,
+    domains_from_config,
+    make_run_id,
+    round_mixture,
+)
+from predictors.search.summary import SearchSummary, find_uniform, gp_findings, group_by_mixture
+from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy, seed_mixtures
 
 BASE_RUN_ID = "base"
 
@@ -69,6 +77,17 @@ class MixtureSearch:
         self.domains = list(config.domains) if config.domains else domains_from_config(config.base_config)
         if len(self.domains) < 2:
             raise SearchError(f"a mixture needs at least 2 training domains, got {self.domains}")
+        # Built now, so a misspelt heuristic or option stops the search before any run.
+        self.heuristics: list[tuple[StrategySpec, ProposalStrategy]] = []
+        for spec in config.heuristics:
+            try:
+                self.heuristics.append((spec, build_strategy(spec.name, **spec.options)))
+            except (KeyError, ValueError, TypeError) as err:
+                raise SearchError(f"heuristic {spec.name!r}: {err}") from err
+            if self.heuristics[-1][1].needs_surrogate:
+                raise SearchError(
+                    f"heuristic {spec.name!r} needs a surrogate; heuristics run before the GP (use rounds)"
+                )
         self.launcher = launcher or self._default_launcher()
 
     def _default_launcher(self) -> Launcher:
@@ -79,7 +98,7 @@ class MixtureSearch:
 
     # ----------------------------------------------------------------- state
     def check_record_dir(self) -> None:
-        """Refuses a record directory holding runs over another domain set (names both sets)."""
+        """Refuses a record directory holding runs over another domain set or of another kind of run."""
         if not self.records_dir.is_dir():
             return
         found = read_records(self.records_dir, warn=True)
@@ -90,18 +109,22 @@ class MixtureSearch:
                     f"record directory {str(self.records_dir)!r} holds run {record.run_id!r} over domains "
                     f"{sorted(record.weights)}, but this search is over {ours}; use another search_dir"
                 )
+        try:
+            # The step counts of one search's runs differ only where a drawn domain ran out: not worth a warning here.
+            check_comparable(found.records, str(self.records_dir))
+        except ValueError as err:
+            raise SearchError(f"{err}; use another search_dir for a search with other settings") from err
 
     def records(self) -> list[RunRecord]:
         """Every record of this search's record directory."""
         return read_records(self.records_dir, warn=False).records if self.records_dir.is_dir() else []
 
     def table(self) -> RunTable:
-        """The successful runs so far as a :class:`RunTable` on the search's target."""
+        """The successful runs so far as a :class:`RunTable` on the search's target, columns in search order."""
         try:
-            table = table_from_records(self.records(), [self.config.target])
+            return table_from_records(self.records(), [self.config.target], self.domains)
         except ValueError as err:
             raise SearchError(f"no usable run to learn from in {str(self.records_dir)!r}: {err}") from err
-        return _reorder(table, self.domains)
 
     def is_pending(self, run: PlannedRun) -> bool:
         """Whether ``run`` still has to run (no record; or a failed one with ``retry_failed``)."""
@@ -114,16 +137,35 @@ class MixtureSearch:
 
     # -------------------------------------------------------------- planning
     def stage_names(self) -> list[str]:
-        """The stages in order: ``seeds``, ``heuristics`` (if any), ``round_1`` ... ``round_<rounds>``."""
-        return ["seeds", *(["heuristics"] if self.config.heuristics else []), *(f"round_{r}" for r in range(1, self.config.rounds + 1))]
+        """The stages in order: ``seeds``, ``heuristics`` (if any), ``round_1`` ... ``round_<rounds>``.
+
+        The list ends at ``stop_after`` when that is set.
+        """
+        names = [
+            "seeds",
+            *(["heuristics"] if self.config.heuristics else []),
+            *(f"round_{r}" for r in range(1, self.config.rounds + 1)),
+        ]
+        stop = self.config.stop_after
+        return names[: names.index(stop) + 1] if stop in names else names
 
     def _run(self, weights: dict[str, float], repeat: int, stage: str, origin: str) -> PlannedRun:
         run_id = make_run_id(weights, self.domains, repeat, self.config.decimals)
-        run = PlannedRun(run_id, weights, repeat, stage, origin, record_dir=str(self.records_dir), log_path=str(self.dir / "logs" / f"{run_id}.log"))
+        run = PlannedRun(
+            run_id,
+            weights,
+            repeat,
+            stage,
+            origin,
+            record_dir=str(self.records_dir),
+            log_path=str(self.dir / "logs" / f"{run_id}.log"),
+        )
         run.command = fit_command(self.config, run)
         return run
 
-    def proposals_to_runs(self, rows: Tensor | Sequence[dict[str, float]], stage: str, origin: str, taken: set[str]) -> list[PlannedRun]:
+    def proposals_to_runs(
+        self, rows: Tensor | Sequence[dict[str, float]], stage: str, origin: str, taken: set[str]
+    ) -> list[PlannedRun]:
         """Turns proposed mixtures into runs; a mixture already planned gets the next repeat index.
 
         Args:
@@ -137,8 +179,13 @@ class MixtureSearch:
         """
         runs = []
         for row in rows:
-            mixture = row if isinstance(row, dict) else dict(zip(self.domains, torch.as_tensor(row).tolist()))
-            weights = round_mixture(check_simplex(mixture, self.domains, f"mixture proposed by {origin}"), self.domains, self.config.decimals)
+            values = row if isinstance(row, dict) else torch.as_tensor(row).tolist()  # check_simplex names a bad row
+            mixture = values if isinstance(values, dict) else dict(zip(self.domains, values, strict=False))
+            weights = round_mixture(
+                check_simplex(mixture, self.domains, f"mixture proposed by {origin}"),
+                self.domains,
+                self.config.decimals,
+            )
             repeat = 0
             while make_run_id(weights, self.domains, repeat, self.config.decimals) in taken:
                 repeat += 1
@@ -159,7 +206,16 @@ class MixtureSearch:
     def _plan_seeds(self, taken: set[str]) -> list[PlannedRun]:
         c, runs = self.config, []
         if c.base_eval:
-            base = PlannedRun(BASE_RUN_ID, {}, 0, "seeds", "base", kind="validate", record_dir=str(self.base_dir), log_path=str(self.dir / "logs" / "base.log"))
+            base = PlannedRun(
+                BASE_RUN_ID,
+                {},
+                0,
+                "seeds",
+                "base",
+                kind="validate",
+                record_dir=str(self.base_dir),
+                log_path=str(self.dir / "logs" / "base.log"),
+            )
             base.command = validate_command(c, base)
             runs.append(base)
         kinds = set(c.seed_design)
@@ -167,7 +223,9 @@ class MixtureSearch:
         designs = []
         for kind in ("single", "exclude_one", "uniform"):
             if kind in kinds and not (kind == "exclude_one" and d < 3):  # with 2 domains exclude-one = single
-                designs += [(kind, row) for row in seed_mixtures(d, kind == "single", kind == "exclude_one", kind == "uniform")]
+                designs += [
+                    (kind, row) for row in seed_mixtures(d, kind == "single", kind == "exclude_one", kind == "uniform")
+                ]
         designs += [("extra", m) for m in c.extra_mixtures]
         for _ in range(c.repeats):  # each pass plans one more repeat of every seed mixture
             for origin, row in designs:
@@ -176,10 +234,7 @@ class MixtureSearch:
 
     def _plan_heuristics(self, taken: set[str]) -> list[PlannedRun]:
         table, runs = self.table(), []
-        for spec in self.config.heuristics:
-            strategy = build_strategy(spec.name, **spec.options)
-            if strategy.needs_surrogate:
-                raise SearchError(f"heuristic {spec.name!r} needs a surrogate; heuristics run before the GP (use rounds)")
+        for spec, strategy in self.heuristics:
             try:
                 rows = strategy.propose(table)
             except ValueError as err:  # e.g. the uniform run failed: skip this heuristic, say why
@@ -191,47 +246,57 @@ class MixtureSearch:
 
     def _plan_round(self, round_index: int, taken: set[str]) -> list[PlannedRun]:
         table = self.table()
-        choice = self.choose_mean(round_index)
-        surrogate = self.fit_surrogate(table, choice.mean)
+        surrogate = self.fit_surrogate(table)
         p = self.config.proposal
-        strategy = BayesOptBatch(p.q, p.acquisition, p.beta, p.pool_size, p.num_restarts, p.raw_samples, seed=p.seed + round_index)
-        origin = "bayes_opt" if len(self.config.gp.means) == 1 else f"bayes_opt (mean {choice.mean})"
+        strategy = BayesOptBatch(
+            p.q, p.acquisition, p.beta, p.pool_size, p.num_restarts, p.raw_samples, seed=p.seed + round_index
+        )
+        origin = "bayes_opt" if len(self.config.gp.means) == 1 else f"bayes_opt (mean {surrogate.mean})"
         return self.proposals_to_runs(strategy.propose(table, surrogate), f"round_{round_index}", origin, taken)
 
-    def choose_mean(self, round_index: int | None = None) -> MeanChoice:
-        """The GP mean of round ``round_index`` (None: after every stage, for the report).
+    def fit_surrogate(self, table: RunTable) -> GPSurrogate:
+        """The GP on ``table``, as ``GPPredictor`` fits it (:func:`predictors.gp.fit_gp` with ``gp``).
 
-        Recomputed from the records each time, so a resumed search chooses as the uninterrupted one would.
+        Its mean is chosen from the records' stages (each stage forecast from those before it), so a
+        resumed search chooses as the uninterrupted one would.
+
+        Raises:
+            SearchError: fewer than 2 distinct successful mixtures.
         """
-        means = self.config.gp.means
-        if len(means) == 1:  # nothing to choose: no plans or records to read
-            return MeanChoice(mean=means[0], errors={means[0]: 0.0}, scored=0)
-        names = self.stage_names()
-        stages = []
-        for name in names if round_index is None else names[: names.index(f"round_{round_index}")]:
-            plan = self.plans.load(name) or []
-            stages.append((name, {r.run_id for r in plan}))
-
-        def make_table(records: Sequence[RunRecord]) -> RunTable | None:
-            try:
-                return _reorder(table_from_records(list(records), [self.config.target]), self.domains)
-            except ValueError:  # no successful run among them
-                return None
-
-        return choose_mean(means, stages, self.records(), make_table, self.fit_surrogate)
-
-    def fit_surrogate(self, table: RunTable, mean: MeanName | None = None) -> GPSurrogate:
-        """The GP on ``table`` (at least 2 distinct successful mixtures are needed); ``mean`` defaults to the first of ``gp.means``."""
         if table.n < 2:
             raise SearchError(
                 f"the GP needs at least 2 distinct successful mixtures, have {table.n}; "
                 f"see the failed runs' errors in {str(self.records_dir)!r}"
             )
-        noise = None if table.noise is None else table.noise[:, 0]
-        g = self.config.gp
-        floor = None if g.noise_floor is None else g.noise_floor**2
-        return GPSurrogate.fit(table.weights, table.y[:, 0], noise, kernel=g.kernel, priors=g.priors, warps=g.warps,
-                               noise_floor=floor, mean=mean or g.means[0])
+        return fit_gp(table, self.config.gp)
+
+    def summarize(self) -> SearchSummary:
+        """The search's results and what the final GP says about them.
+
+        Raises:
+            SearchError: no successful run.
+        """
+        c, records = self.config, self.records()
+        results = group_by_mixture(records, self.domains, c.target)
+        if not results:
+            raise SearchError(f"no successful run in {str(self.records_dir)!r}; nothing to report")
+        uniform = find_uniform(results, self.domains)
+        summary = SearchSummary(
+            search_dir=str(self.dir), base_config=c.base_config, target=c.target, domains=list(self.domains),
+            decimals=c.decimals, records=records, results=results, best=results[0], uniform=uniform,
+            base=self.base_record(),
+            failed=[r for r in records if r.status == "failed"], means=list(c.gp.means), noise_floor=c.gp.noise_floor,
+        )  # fmt: skip
+        try:
+            table = self.table()
+            summary.gp = gp_findings(self.fit_surrogate(table), table, results[0], uniform)
+        except (
+            SearchError,
+            ValueError,
+            RuntimeError,
+        ) as err:  # the report must still come out; it says why the GP is missing
+            summary.gp_error = str(err)
+        return summary
 
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchOutcome:
@@ -253,16 +318,7 @@ class MixtureSearch:
                 return SearchOutcome("waiting", launched, script=getattr(self.launcher, "last_script", None))
         from predictors.search.report import write_report  # matplotlib only when reporting
 
-        return SearchOutcome("done", launched, report=write_report(self))
-
-
-def _reorder(table: RunTable, domains: list[str]) -> RunTable:
-    """``table`` with weight columns in ``domains`` order (records sort domains by name)."""
-    if table.domains == domains:
-        return table
-    index = [table.domains.index(d) for d in domains]
-    table.weights, table.domains = table.weights[:, index], list(domains)
-    return table
+        return SearchOutcome("done", launched, report=write_report(self.summarize(), self.dir))
 
 
 def _as_json(value: object) -> object:

@@ -104,9 +104,19 @@ class SlurmLauncher:
     """
 
     def __init__(
-        self, script_dir: Path, options: SlurmOptions, max_parallel: int = 1, timeout_s: float | None = None, workdir: Path | None = None
+        self,
+        script_dir: Path,
+        options: SlurmOptions,
+        max_parallel: int = 1,
+        timeout_s: float | None = None,
+        workdir: Path | None = None,
     ) -> None:
-        self.script_dir, self.options, self.max_parallel, self.timeout_s = Path(script_dir), options, max_parallel, timeout_s
+        self.script_dir, self.options, self.max_parallel, self.timeout_s = (
+            Path(script_dir),
+            options,
+            max_parallel,
+            timeout_s,
+        )
         self.workdir = Path(workdir or Path.cwd()).resolve()
         self.last_script: Path | None = None
 
@@ -120,7 +130,8 @@ class SlurmLauncher:
             f"#SBATCH --array=0-{len(runs) - 1}%{self.max_parallel}",
             f"#SBATCH --output={self.script_dir / 'slurm-%A_%a.out'}",
             *(f"#SBATCH {opt}" for opt in self.options.header),
-            f"# Mixture search stage {stage!r}: {len(runs)} pending run(s). Submit: sbatch {self.script_dir / (stage + '.sbatch')}",
+            f"# Mixture search stage {stage!r}: {len(runs)} pending run(s). "
+            f"Submit: sbatch {self.script_dir / (stage + '.sbatch')}",
             "# Afterwards rerun the search command; it continues from the runs' records.",
             "set -euo pipefail",
             f"cd {shlex.quote(str(self.workdir))}",
@@ -139,7 +150,10 @@ class SlurmLauncher:
         path.write_text(self.script(stage, plan_path, runs), encoding="utf-8")
         path.chmod(0o755)
         self.last_script = path
-        _say(f"{stage}: wrote {path} with {len(runs)} pending run(s); submit it with `sbatch {path}`, then rerun this command")
+        _say(
+            f"{stage}: wrote {path} with {len(runs)} pending run(s); "
+            f"submit it with `sbatch {path}`, then rerun this command"
+        )
         return False
 
 

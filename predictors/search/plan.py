@@ -70,7 +70,10 @@ def check_simplex(weights: Mapping[str, float], domains: Sequence[str], what: st
     unknown = sorted(set(weights) - set(domains))
     missing = [d for d in domains if d not in weights]
     if unknown or missing:
-        raise SimplexError(f"{what} {dict(weights)} does not match the domains {list(domains)} (unknown: {unknown}, missing: {missing})")
+        raise SimplexError(
+            f"{what} {dict(weights)} does not match the domains {list(domains)} "
+            f"(unknown: {unknown}, missing: {missing})"
+        )
     values = {d: float(weights[d]) for d in domains}
     bad = {d: v for d, v in values.items() if not math.isfinite(v) or v < 0}
     if bad:
@@ -89,7 +92,7 @@ def round_mixture(weights: Mapping[str, float], domains: Sequence[str], decimals
     order = sorted(range(len(raw)), key=lambda i: raw[i] - units[i], reverse=True)
     for i in order[: scale - sum(units)]:
         units[i] += 1
-    return {d: u / scale for d, u in zip(domains, units)}
+    return {d: u / scale for d, u in zip(domains, units, strict=False)}
 
 
 def make_run_id(weights: Mapping[str, float], domains: Sequence[str], repeat: int, decimals: int) -> str:

@@ -4,7 +4,13 @@ from predictors.strategies.base import ProposalStrategy, Surrogate, dirichlet_po
 from predictors.strategies.bayesopt import BayesOptBatch
 from predictors.strategies.heuristics import AlphaCredit, ExcludeOneDrop, InclusionRidge
 from predictors.strategies.model_based import ModelArgmax
-from predictors.strategies.registry import available_strategies, build_strategy, get_strategy, register_strategy
+from predictors.strategies.registry import (
+    STRATEGIES,
+    available_strategies,
+    build_strategy,
+    get_strategy,
+    register_strategy,
+)
 from predictors.strategies.seeds import DirichletRandom, SeedMixtures
 
 __all__ = [
@@ -15,6 +21,7 @@ __all__ = [
     "InclusionRidge",
     "ModelArgmax",
     "ProposalStrategy",
+    "STRATEGIES",
     "SeedMixtures",
     "Surrogate",
     "available_strategies",

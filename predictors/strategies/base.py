@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from predictors.table import RunTable
+from predictors.run_table import RunTable
 
 
 @runtime_checkable

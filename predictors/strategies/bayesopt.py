@@ -28,9 +28,9 @@ from botorch.models.model import Model
 from botorch.optim import optimize_acqf, optimize_acqf_discrete
 from torch import Tensor
 
+from predictors.run_table import RunTable
 from predictors.strategies.base import ProposalStrategy, Surrogate, dirichlet_pool, to_simplex
 from predictors.strategies.registry import register_strategy
-from predictors.table import RunTable
 
 
 @register_strategy("bayes_opt")
@@ -64,7 +64,9 @@ class BayesOptBatch(ProposalStrategy):
         seed: int = 0,
     ) -> None:
         if q < 1 or num_restarts < 1 or raw_samples < num_restarts:
-            raise ValueError(f"need q >= 1 and raw_samples >= num_restarts >= 1; got {q}, {raw_samples}, {num_restarts}")
+            raise ValueError(
+                f"need q >= 1 and raw_samples >= num_restarts >= 1; got {q}, {raw_samples}, {num_restarts}"
+            )
         if acquisition not in ("log_nei", "ucb", "mean"):
             raise ValueError(f"acquisition must be 'log_nei', 'ucb' or 'mean', got {acquisition!r}")
         self.q, self.acquisition, self.beta, self.pool_size = q, acquisition, beta, pool_size

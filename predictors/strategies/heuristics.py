@@ -24,9 +24,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from predictors.run_table import RunTable
 from predictors.strategies.base import ProposalStrategy, Surrogate, normalise_credit
 from predictors.strategies.registry import register_strategy
-from predictors.table import RunTable
 
 ScoreName = Literal["out_score", "in_score", "target"]
 _TOL = 1e-6

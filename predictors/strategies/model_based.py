@@ -13,9 +13,9 @@ import torch
 from scipy.optimize import minimize
 from torch import Tensor
 
+from predictors.run_table import RunTable
 from predictors.strategies.base import ProposalStrategy, Surrogate, dirichlet_pool, to_simplex
 from predictors.strategies.registry import register_strategy
-from predictors.table import RunTable
 
 
 def top_k_diverse(pool: Tensor, value: Tensor, k: int, min_distance: float) -> Tensor:

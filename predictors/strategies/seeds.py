@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from predictors.run_table import RunTable
 from predictors.strategies.base import ProposalStrategy, Surrogate, seed_mixtures, to_simplex
 from predictors.strategies.registry import register_strategy
-from predictors.table import RunTable
 
 
 @register_strategy("seeds")

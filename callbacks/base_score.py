@@ -1,5 +1,7 @@
 """``BaseScoreRecorder``: the base model's scores, from one ``main.py validate`` run without training.
 
+The mixture search (:mod:`predictors.search`) adds it to its ``validate`` run of the base model.
+
 ``RunRecordCallback`` writes records at the end of ``fit`` and ``test``; a ``validate`` run leaves
 none. The search needs the base model's In-/Out-Score once, measured exactly as its runs are
 (same config, same evaluation stage ``val``), so this callback records them. The record goes to
