@@ -11,6 +11,11 @@ Run from the repository root (one thread per process is much faster than two on 
     OMP_NUM_THREADS=1 python benchmarks/learning.py --base assets/tiny-base --json runs/learning.json \\
         -- --trainer.max_steps 150 --model.init_args.lr 2e-4        # anything after -- goes to the GRPO CLI
     OMP_NUM_THREADS=1 python benchmarks/learning.py --eval-only --by-template   # the base alone, per question template
+    OMP_NUM_THREADS=1 python benchmarks/learning.py --eval-only --pass-at 6     # + G sampled completions per question
+
+``--pass-at G`` samples G completions per question at the run's training temperature (its ``generation``
+settings) and reports, per benchmark, pass@G (at least one completion scoring >= 0.5 on the primary verifier)
+and the share of mixed groups (total rewards not all equal: the groups GRPO learns from).
 
 Target: mean in-domain score up by >= 10 points absolute, every training domain's format rate >= 0.9 after RL.
 The exit code is 0 when the target is met, 1 otherwise.
@@ -86,6 +91,42 @@ def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+@torch.no_grad()
+def sampled_groups(module: Any, datamodule: Any, group_size: int) -> dict[str, dict[str, float]]:
+    """pass@G and the share of mixed groups per benchmark, ``group_size`` sampled completions per question.
+
+    Args:
+        module: a GRPO module with its policy loaded.
+        datamodule: the run's ``MultiDomainDataModule``.
+        group_size: completions per question (G), sampled with the module's training ``generation`` settings.
+
+    Returns:
+        benchmark -> ``{"pass_at_g", "mixed", "n"}``.
+    """
+    datamodule.setup("validate")
+    was_training = module.model.training
+    module.model.eval()
+    out: dict[str, dict[str, float]] = {}
+    for bench, loader in zip(datamodule.eval_benchmarks, datamodule.val_dataloader(), strict=True):
+        passes = mixed = total = 0
+        reward = datamodule.rewards[bench.name]
+        for batch in loader:
+            rows = [s for s in batch for _ in range(group_size)]
+            inputs = {k: v.to(module.device) if isinstance(v, torch.Tensor) else v
+                      for k, v in process_prompts(module.processor, rows).items()}
+            texts = generate(module.model, module.processor, inputs, module.generation).texts
+            scores = eval_scores(rows, texts, datamodule.rewards)
+            totals = reward(texts, [s.solution for s in rows], [s.meta for s in rows]).total.tolist()
+            for g in range(len(batch)):
+                group = slice(g * group_size, (g + 1) * group_size)
+                passes += max(scores[group]) >= 0.5
+                mixed += len(set(totals[group])) > 1
+                total += 1
+        out[bench.name] = {"pass_at_g": passes / total, "mixed": mixed / total, "n": float(total)}
+    module.model.train(was_training)
+    return out
+
+
 def pooled(results: dict[str, dict[str, Any]], role: float) -> float:
     """Size-weighted mean score of the benchmarks of one role (the paper's In-Score / Out-Score)."""
     rows = [r for r in results.values() if r["role"] == role]
@@ -130,7 +171,7 @@ def template_table(before: dict[str, dict[str, Any]], after: dict[str, dict[str,
     return "\n".join(lines)
 
 
-def run(base: str, config: str, overrides: list[str], train: bool = True) -> dict[str, Any]:
+def run(base: str, config: str, overrides: list[str], train: bool = True, pass_at: int = 0) -> dict[str, Any]:
     """Evaluate ``base``, run GRPO from it with ``config`` (+ CLI ``overrides``), evaluate again.
 
     Args:
@@ -138,22 +179,24 @@ def run(base: str, config: str, overrides: list[str], train: bool = True) -> dic
         config: the GRPO run config.
         overrides: extra LightningCLI arguments.
         train: False evaluates the base only (``after`` is None).
+        pass_at: G > 0 also samples G completions per question from the base (``groups``: pass@G, mixed groups).
 
     Returns:
-        ``{"before", "after", "fit_seconds", "args"}``.
+        ``{"before", "groups", "after", "fit_seconds", "args"}``.
     """
     args = ["--config", config, "--model.init_args.policy.init_args.model_name_or_path", base, *overrides]
     cli = main(args, run=False)
     module, datamodule, trainer = cli.model, cli.datamodule, cli.trainer
     module.configure_model()
     before = evaluate(module, datamodule)
+    groups = sampled_groups(module, datamodule, pass_at) if pass_at else None
     if not train:
-        return {"before": before, "after": None, "fit_seconds": 0.0, "args": args}
+        return {"before": before, "groups": groups, "after": None, "fit_seconds": 0.0, "args": args}
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - start
     after = evaluate(module, datamodule)
-    return {"before": before, "after": after, "fit_seconds": fit_seconds, "args": args}
+    return {"before": before, "groups": groups, "after": after, "fit_seconds": fit_seconds, "args": args}
 
 
 def target_met(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> bool:
@@ -170,17 +213,22 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--by-template", action="store_true", help="also print the scores per question template")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the base only (no GRPO run)")
+    parser.add_argument("--pass-at", type=int, default=0, metavar="G",
+                        help="also sample G completions per question from the base (pass@G, mixed groups)")
     return parser.parse_args(own), extra
 
 
 if __name__ == "__main__":
     opts, extra_args = _parse(sys.argv[1:])
     sys.argv = sys.argv[:1]  # LightningCLI gets its arguments from `args`, not from this script's command line
-    res = run(opts.base, opts.config, extra_args, train=not opts.eval_only)
+    res = run(opts.base, opts.config, extra_args, train=not opts.eval_only, pass_at=opts.pass_at)
     if opts.json:
         Path(opts.json).parent.mkdir(parents=True, exist_ok=True)
         Path(opts.json).write_text(json.dumps(res, indent=2))
     print(table(res["before"], res["after"]))
+    if res["groups"]:
+        print(f"\n| benchmark (base) | pass@{opts.pass_at} | mixed groups |\n|---|---|---|")
+        print("\n".join(f"| {k} | {v['pass_at_g']:.3f} | {v['mixed']:.3f} |" for k, v in res["groups"].items()))
     if opts.eval_only:
         if opts.by_template:
             print("\n" + template_table(res["before"]))

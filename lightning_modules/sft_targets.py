@@ -10,7 +10,8 @@ Think and answer texts may be templates: ``{option}`` is replaced by the text of
 multiple-choice sample (``meta["options"]`` and its letter). An answer template ``"{option}"`` writes the
 option's value instead of its letter (the choice verifier accepts either): the tiny base learns to read a
 value off the image long before it learns to find that value's letter among the shuffled options printed
-in the prompt (``assets/README.md``).
+in the prompt (``assets/README.md``). ``{boxes}`` writes a box sample's ground truth as a plain list of boxes
+(``[[x1, y1, x2, y2], ...]``), which the box verifiers read like the paper's longer dict format.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from torch import Tensor
 
 from datamodules.sample import Sample
+from rewards.boxes import box_meta, check_box, format_box, from_pixels
 from rewards.composite import DomainReward
 
 
@@ -60,8 +62,32 @@ def reference_targets(
 
 
 def _fill(template: str, sample: Sample) -> str:
-    """``template`` with ``{option}`` replaced by the sample's correct option text (only computed when used)."""
-    return template.replace("{option}", correct_option(sample)) if "{option}" in template else template
+    """``template`` with ``{option}`` and ``{boxes}`` filled in from the sample (each computed only when used)."""
+    if "{option}" in template:
+        template = template.replace("{option}", correct_option(sample))
+    if "{boxes}" in template:
+        template = template.replace("{boxes}", plain_boxes(sample))
+    return template
+
+
+def plain_boxes(sample: Sample) -> str:
+    """A box sample's ground truth as a plain list ``[[x1, y1, x2, y2], ...]`` in the frame the model writes boxes in.
+
+    The multi-box verifier reads plain lists as boxes of confidence 1, so this answer scores what the paper's
+    ``[{'Position': [...], 'Confidence': 1.0}, ...]`` does, in a third of the tokens.
+
+    Raises:
+        ValueError: if the solution is not a box or a list of boxes.
+    """
+    solution = sample.solution
+    boxes = solution if isinstance(solution, list) and solution and isinstance(solution[0], (list, tuple)) else [solution]
+    try:
+        box_format, image_size = box_meta(sample.meta)
+        checked = [check_box(b, f"solution[{i}]", image_size) for i, b in enumerate(boxes)]
+    except ValueError as err:
+        raise ValueError(f"sample {sample.id!r} ({sample.domain}): an answer template uses {{boxes}}, "
+                         f"which needs box solutions: {err}") from None
+    return "[" + ", ".join(format_box(from_pixels(b, box_format, image_size)) for b in checked) + "]"
 
 
 def correct_option(sample: Sample) -> str:

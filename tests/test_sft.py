@@ -127,8 +127,11 @@ def test_tiny_base_configs_parse() -> None:
     assert model.policy.freeze_vision is False
     assert cli.datamodule.stop == "cycle"
     assert set(model.think) == {d.name for d in cli.datamodule.train_domains}
-    # The evaluation sets are those of configs/mix.yaml, so the base is calibrated on what GRPO is scored on.
-    evals = {d.name: (type(d.source).__name__, d.source.seed, d.source.eval_size) for d in cli.datamodule.domains
-             if d.source.eval_size}
+    # Stage 2 trains every skill of configs/mix.yaml's domains and benchmarks with the same generators, on other
+    # seeds: the base never sees the samples GRPO trains on or is scored on.
+    stage2 = {d.name: (type(d.source).__name__, d.source.seed) for d in cli.datamodule.domains}
     mix = main(["--config", "configs/mix.yaml", "--trainer.logger", "false"], run=False).datamodule
-    assert evals == {d.name: (type(d.source).__name__, d.source.seed, d.source.eval_size) for d in mix.domains}
+    run = {d.name: (type(d.source).__name__, d.source.seed) for d in mix.domains}
+    assert set(run) <= set(stage2)
+    assert all(stage2[name][0] == kind for name, (kind, _) in run.items())
+    assert {seed for _, seed in stage2.values()}.isdisjoint(seed for _, seed in run.values())

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from datamodules.sample import Record
 from datamodules.sources.base import Part, Source, SourceSplit
@@ -34,21 +33,26 @@ SHAPES = ("square", "circle", "triangle")
 _PART_IDS = {"train": 0, "eval": 1}
 
 
-@lru_cache(maxsize=8)
-def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's bundled font at ``size`` pixels (cached: loading it costs more than a whole record)."""
-    return ImageFont.load_default(size=size)
+def draw_shape(
+    draw: ImageDraw.ImageDraw, kind: str, box: Sequence[int], color: tuple[int, int, int], outline: int = 0
+) -> None:
+    """Draws a shape whose bounding box is exactly ``box = [x1, y1, x2, y2]`` (inclusive).
 
-
-def draw_shape(draw: ImageDraw.ImageDraw, kind: str, box: Sequence[int], color: tuple[int, int, int]) -> None:
-    """Draws a filled shape whose bounding box is exactly ``box = [x1, y1, x2, y2]`` (inclusive)."""
+    Args:
+        draw: The drawer.
+        kind: ``square``, ``circle`` or ``triangle``.
+        box: The bounding box in pixels.
+        color: RGB colour.
+        outline: 0 fills the shape; a positive width draws only its outline, that many pixels wide.
+    """
     x1, y1, x2, y2 = box
+    style = {"outline": color, "width": outline} if outline else {"fill": color}
     if kind == "square":
-        draw.rectangle((x1, y1, x2, y2), fill=color)
+        draw.rectangle((x1, y1, x2, y2), **style)
     elif kind == "circle":
-        draw.ellipse((x1, y1, x2, y2), fill=color)
+        draw.ellipse((x1, y1, x2, y2), **style)
     elif kind == "triangle":
-        draw.polygon([((x1 + x2) / 2, y1), (x2, y2), (x1, y2)], fill=color)
+        draw.polygon([((x1 + x2) / 2, y1), (x2, y2), (x1, y2)], **style)
     else:
         raise ValueError(f"unknown shape {kind!r}; known: {SHAPES}")
 
@@ -93,37 +97,19 @@ def place_box(
     return None
 
 
-def choice_options(
-    rng: np.random.Generator, correct: int, step: int, low: int = 1, n: int = 4
-) -> tuple[list[str], str]:
-    """Numeric options with ``correct`` at a uniformly random rank, so its position and rank reveal nothing.
-
-    Args:
-        rng: Random generator.
-        correct: The right value.
-        step: Spacing unit of the distractors.
-        low: Smallest allowed option value.
-        n: Number of options.
-
-    Returns:
-        ``(options, letter)``: option texts in A.. order and the correct letter.
-    """
-    rank = int(rng.integers(n))
-    below = [correct - step * k for k in range(1, rank + 1)]
-    if below and below[-1] < low:  # not enough room below: shift the correct rank down
-        rank = max(0, (correct - low) // step)
-        below = [correct - step * k for k in range(1, rank + 1)]
-    above = [correct + step * k for k in range(1, n - rank)]
-    values = sorted(below + [correct] + above)
-    order = rng.permutation(n)
-    shuffled = [values[i] for i in order]
-    letter = "ABCDEFGH"[shuffled.index(correct)]
-    return [str(v) for v in shuffled], letter
-
-
 def options_text(options: Sequence[str]) -> str:
     """``"Options: A. x, B. y, ..."`` as the question text lists them."""
     return "Options: " + ", ".join(f"{'ABCDEFGH'[i]}. {o}" for i, o in enumerate(options))
+
+
+def pick(rng: np.random.Generator, items: Sequence[str]) -> str:
+    """One of ``items``, uniformly."""
+    return items[int(rng.integers(len(items)))]
+
+
+def center(box: Sequence[int]) -> tuple[float, float]:
+    """Centre ``(x, y)`` of a box."""
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
 
 class _SyntheticSplit(SourceSplit):
@@ -155,8 +141,6 @@ class SyntheticSource(Source):
         eval_size: Number of evaluation records (0: no eval part).
         seed: Seed of the generator.
         image_size: Side of the square images in pixels.
-        difficulty: 1 (few, large, salient shapes; part of each domain answerable without binding a named
-            shape to its place or reading text) to 3 (more, smaller shapes and distractors).
         box_format: How the model is asked to write boxes (``meta["box_format"]``); ground-truth
             boxes are always pixels of the generated image.
     """
@@ -167,22 +151,18 @@ class SyntheticSource(Source):
         eval_size: int = 100,
         seed: int = 0,
         image_size: int = 112,
-        difficulty: int = 1,
         box_format: BoxFormat = "pixel",
     ) -> None:
         if train_size < 0 or eval_size < 0:
             raise ValueError(f"sizes must be >= 0, got train_size={train_size}, eval_size={eval_size}")
         if not 64 <= image_size <= 2048:
             raise ValueError(f"image_size must be in [64, 2048], got {image_size}")
-        if difficulty not in (1, 2, 3):
-            raise ValueError(f"difficulty must be 1, 2 or 3, got {difficulty}")
         if box_format not in BOX_FORMATS:
             raise ValueError(f"box_format must be one of {BOX_FORMATS}, got {box_format!r}")
         self.train_size = train_size
         self.eval_size = eval_size
         self.seed = seed
         self.image_size = image_size
-        self.difficulty = difficulty
         self.box_format = box_format
 
     def split(self, part: Part) -> SourceSplit | None:
@@ -194,10 +174,9 @@ class SyntheticSource(Source):
         image = Image.new("RGB", (self.image_size, self.image_size), (255, 255, 255))
         return image, ImageDraw.Draw(image)
 
-    def shape_side(self) -> tuple[int, int]:
-        """Range of shape sides: a fifth to a third of the image at difficulty 1, smaller above."""
-        s = self.image_size
-        return {1: (s // 5, s // 3), 2: (s // 7, s // 5), 3: (s // 10, s // 7)}[self.difficulty]
+    def sides(self, low: float, high: float) -> tuple[int, int]:
+        """Range of shape sides in pixels, as fractions ``low``..``high`` of the image side (so scenes scale)."""
+        return int(self.image_size * low), int(self.image_size * high)
 
     def box_hint(self) -> str:
         """How the question asks for boxes in ``box_format``."""

@@ -1,125 +1,93 @@
-"""Synthetic out-of-domain evaluation sets: skills the training domains do not ask for directly.
+"""Synthetic out-of-domain benchmarks: each asks a training domain's skill in another form, with its answer type.
 
-- :class:`SyntheticBarChart`: read a value off a bar chart (ChartQA-like, numeric answer);
-- :class:`SyntheticCounting`: count shapes of a colour or kind (numeric answer);
-- :class:`SyntheticComposed`: count the shapes on one side of a described shape (spatial + counting).
+- :class:`SyntheticCounting`: how many shapes (CountBench-like, a number) — the count the objects domain writes
+  as a number of boxes;
+- :class:`SyntheticBarChart`: the value of a bar against a grid, options in a fixed order (ChartQA-like, a
+  letter) — the science domain's level reading in a chart;
+- :class:`SyntheticPosition`: which corner holds the shape (two words) — the spatial domain's edge words,
+  two at a time.
 
-Answers are drawn first, uniformly, so the question text alone is worth chance.
+Answers are drawn first, uniformly, so the question text alone is worth chance. ``docs/WORLD.md`` lists
+which domains each needs and the runs that measure it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
 from datamodules.sample import Record
-from datamodules.synthetic.base import COLORS, SHAPES, SyntheticSource, draw_shape, font, place_box
+from datamodules.synthetic.base import COLORS, SHAPES, Box, SyntheticSource, draw_shape, options_text, pick, place_box
 from rewards.composite import VerifierSpec
 
-_NUMERIC_VERIFIERS = [("think_answer_format", 1.0), ("numeric_match", 2.0)]
 _COLOR_NAMES = list(COLORS)
 
 
-class SyntheticBarChart(SyntheticSource):
-    """A bar chart with 3-5 lettered bars and their values written on top; asks one bar's value."""
-
-    def default_verifiers(self) -> list[VerifierSpec]:
-        return [VerifierSpec(n, w) for n, w in _NUMERIC_VERIFIERS]
-
-    def generate(self, rng: np.random.Generator) -> Record:
-        n = int(rng.integers(3, 6))
-        values = [int(v) for v in rng.integers(1, 21, size=n)]
-        labels = [chr(ord("P") + i) for i in range(n)]
-        image, draw = self.canvas()
-        s = self.image_size
-        fs = max(10, s // 10)
-        base, top = s - fs * 1.4, fs * 1.4
-        width = (s - 8) / n
-        draw.line((2, base, s - 2, base), fill=(0, 0, 0))
-        for i, (label, value) in enumerate(zip(labels, values)):
-            x1 = 4 + i * width + width * 0.15
-            x2 = x1 + width * 0.7
-            y = base - value / 20 * (base - top)
-            draw.rectangle((x1, y, x2, base), fill=(30, 70, 220))
-            draw.text(((x1 + x2) / 2, y - 2), str(value), fill=(0, 0, 0), font=font(fs), anchor="mb")
-            draw.text(((x1 + x2) / 2, base + 2), label, fill=(0, 0, 0), font=font(fs), anchor="mt")
-        asked = int(rng.integers(n))
-        question = f"What is the value of bar {labels[asked]} in the chart? Answer with a number."
-        return Record(question, [image], str(values[asked]), {"template": "chart/value"})
-
-
 class SyntheticCounting(SyntheticSource):
-    """How many shapes of a colour (or of a kind) are there; the count is uniform in 1..4."""
+    """How many shapes are in the image (1-4, uniform)? Numeric answer."""
 
     def default_verifiers(self) -> list[VerifierSpec]:
-        return [VerifierSpec(n, w) for n, w in _NUMERIC_VERIFIERS]
-
-    def generate(self, rng: np.random.Generator) -> Record:
-        by_color = bool(rng.random() < 0.5)
-        target = _COLOR_NAMES[int(rng.integers(len(_COLOR_NAMES)))] if by_color else SHAPES[int(rng.integers(3))]
-        count = int(rng.integers(1, 5))
-        n_other = int(rng.integers(1, 2 + self.difficulty))
-        image, draw = self.canvas()
-        taken: list[list[int]] = []
-        placed = 0
-        side = self.shape_side()
-        for i in range(count + n_other):
-            box = place_box(rng, self.image_size, (side[0] - side[0] // 4, side[1] - side[1] // 4), taken)
-            if box is None:
-                if i < count:  # the count must be exact: retry the whole scene with the same rng
-                    return self.generate(rng)
-                break
-            taken.append(box)
-            is_target = i < count
-            if by_color:
-                color = target if is_target else _other(rng, _COLOR_NAMES, target)
-                kind = SHAPES[int(rng.integers(3))]
-            else:
-                kind = target if is_target else _other(rng, list(SHAPES), target)
-                color = _COLOR_NAMES[int(rng.integers(len(_COLOR_NAMES)))]
-            draw_shape(draw, kind, box, COLORS[color])
-            placed += is_target
-        noun = f"{target} shapes" if by_color else f"{target}s"
-        question = f"How many {noun} are in the image? Answer with a number."
-        return Record(question, [image], str(placed), {"template": f"count/{'color' if by_color else 'kind'}"})
-
-
-class SyntheticComposed(SyntheticSource):
-    """How many shapes lie entirely left (or right) of a described shape: spatial relation + counting."""
-
-    def default_verifiers(self) -> list[VerifierSpec]:
-        return [VerifierSpec(n, w) for n, w in _NUMERIC_VERIFIERS]
+        return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("numeric_match", 2.0)]
 
     def generate(self, rng: np.random.Generator) -> Record:
         s = self.image_size
-        side = (s // 9, s // 7)
-        relation = "left" if rng.random() < 0.5 else "right"
-        count = int(rng.integers(0, 4))
-        anchor = place_box(rng, s, side, region=(2 * s // 5, 2, 3 * s // 5, s - 3))
-        assert anchor is not None  # the central strip always has room for one shape
-        inside = (2, 2, anchor[0] - 3, s - 3) if relation == "left" else (anchor[2] + 3, 2, s - 3, s - 3)
-        outside = (anchor[0], 2, s - 3, s - 3) if relation == "left" else (2, 2, anchor[2], s - 3)
-        taken = [anchor]
-        for _ in range(count):
-            box = place_box(rng, s, side, taken, region=inside)
-            if box is None:
-                return self.generate(rng)
-            taken.append(box)
-        for _ in range(int(rng.integers(1, 2 + self.difficulty))):
-            box = place_box(rng, s, side, taken, region=outside)
-            if box is not None:
-                taken.append(box)
+        n = int(rng.integers(1, 5))
+        while True:  # four shapes of at most 30 px fit in a 112 px image; retries are rare
+            boxes: list[Box] = []
+            for _ in range(n):
+                box = place_box(rng, s, (s // 5, s // 4 + 2), boxes, tries=100)
+                if box is not None:
+                    boxes.append(box)
+            if len(boxes) == n:
+                break
         image, draw = self.canvas()
-        color, kind = _COLOR_NAMES[int(rng.integers(len(_COLOR_NAMES)))], SHAPES[int(rng.integers(3))]
-        draw_shape(draw, kind, anchor, COLORS[color])
-        for box in taken[1:]:
-            other = (_other(rng, _COLOR_NAMES, color), SHAPES[int(rng.integers(3))])
-            draw_shape(draw, other[1], box, COLORS[other[0]])
-        question = (
-            f"How many shapes lie entirely to the {relation} of the {color} {kind}? Answer with a number."
-        )
-        return Record(question, [image], str(count), {"template": f"composed/{relation}"})
+        for box in boxes:
+            draw_shape(draw, pick(rng, SHAPES), box, COLORS[pick(rng, _COLOR_NAMES)])
+        return Record("How many shapes are in the image? Answer with a number.", [image], str(n),
+                      {"template": f"counting/{n}"})
 
 
-def _other(rng: np.random.Generator, items: list[str], exclude: str) -> str:
-    rest = [x for x in items if x != exclude]
-    return rest[int(rng.integers(len(rest)))]
+class SyntheticBarChart(SyntheticSource):
+    """One bar against grid lines at 0, 2, ..., 10: its value among options A. 2 ... E. 10 (choice accuracy)."""
+
+    OPTIONS = ("2", "4", "6", "8", "10")
+
+    def default_verifiers(self) -> list[VerifierSpec]:
+        return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("choice_accuracy", 2.0)]
+
+    def generate(self, rng: np.random.Generator) -> Record:
+        s = self.image_size
+        k = int(rng.integers(len(self.OPTIONS)))
+        image, draw = self.canvas()
+        base, top = s - 10, 10
+        for v in range(0, 11, 2):
+            y = base - v / 10 * (base - top)
+            draw.line((8, y, s - 8, y), fill=(190, 190, 190), width=1)
+        x1 = int(rng.integers(14, s - 40))
+        y = base - int(self.OPTIONS[k]) / 10 * (base - top)
+        draw.rectangle((x1, y, x1 + 24, base), fill=COLORS[pick(rng, _COLOR_NAMES)])
+        question = f"What value does the bar show? {options_text(self.OPTIONS)}. Answer with the option's letter."
+        return Record(question, [image], "ABCDE"[k], {"options": list(self.OPTIONS), "template": "chart/choice"})
+
+
+class SyntheticPosition(SyntheticSource):
+    """Which corner of the image is the shape in? ``top left`` ... ``bottom right`` (exact match).
+
+    The shape (an eighth to a fifth of the image side) lies anywhere in its quarter, up to 1 px from the
+    midlines, so the answer needs both of the spatial domain's axes at once.
+    """
+
+    def default_verifiers(self) -> list[VerifierSpec]:
+        return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("exact_match", 2.0)]
+
+    def generate(self, rng: np.random.Generator) -> Record:
+        s = self.image_size
+        vertical, horizontal = pick(rng, ("top", "bottom")), pick(rng, ("left", "right"))
+        half = s // 2
+        region = (2 if horizontal == "left" else half + 1, 2 if vertical == "top" else half + 1,
+                  half - 1 if horizontal == "left" else s - 3, half - 1 if vertical == "top" else s - 3)
+        box = place_box(rng, s, (s // 8, s // 5), region=region)
+        image, draw = self.canvas()
+        color, kind = pick(rng, _COLOR_NAMES), pick(rng, SHAPES)
+        draw_shape(draw, kind, box, COLORS[color])
+        question = (f"Which corner of the image is the {color} {kind} in? "
+                    "Answer top left, top right, bottom left or bottom right.")
+        return Record(question, [image], f"{vertical} {horizontal}", {"template": "position/corner"})
