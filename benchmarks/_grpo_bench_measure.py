@@ -88,13 +88,13 @@ class Meter:
 
     def report(self, side: str, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
         """Print the result line: per-step seconds and generation seconds of the timed (non-warm-up) steps."""
-        steps = [b - a for a, b in zip(self.step_ends, self.step_ends[1:])]
+        steps = [b - a for a, b in zip(self.step_ends, self.step_ends[1:], strict=False)]
         result = {
             "side": side,
             "settings": settings,
             "step_seconds": steps,
             # CPU seconds of this process per step: far less sensitive than wall time to other jobs' load.
-            "step_cpu_seconds": [b - a for a, b in zip(self.step_cpu_ends, self.step_cpu_ends[1:])],
+            "step_cpu_seconds": [b - a for a, b in zip(self.step_cpu_ends, self.step_cpu_ends[1:], strict=False)],
             "generate_seconds": self.generate_seconds[1 : 1 + len(steps)],
             "generated_lengths": sorted(set(self.generated_lengths)),
             "generated_tokens": self.generated_tokens[1 : 1 + len(steps)],

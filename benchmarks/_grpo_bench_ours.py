@@ -9,10 +9,10 @@ import json
 import sys
 
 import torch
-from lightning import Callback, Trainer, seed_everything
-
 from _grpo_bench_data import BenchSettings, bench_datamodule, bench_model_path
 from _grpo_bench_measure import Meter, rss_mb
+from lightning import Callback, Trainer, seed_everything
+
 from lightning_modules import GenerationSettings, GRPOModule, HFGenerate, HFPolicy, LoraSettings
 
 

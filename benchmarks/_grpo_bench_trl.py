@@ -15,12 +15,12 @@ import tempfile
 from typing import Any
 
 import torch
+from _grpo_bench_data import BenchSettings, bench_datamodule, bench_model_path, letter_share
+from _grpo_bench_measure import Meter, rss_mb
 from datasets import Dataset
 from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback, set_seed
 from trl import GRPOConfig, GRPOTrainer
 
-from _grpo_bench_data import BenchSettings, bench_datamodule, bench_model_path, letter_share
-from _grpo_bench_measure import Meter, rss_mb
 from lightning_modules.policy_utils import freeze_vision_tower, lora_target_modules
 
 

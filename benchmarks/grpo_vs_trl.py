@@ -125,7 +125,8 @@ def main_table(settings: BenchSettings, result: dict[str, dict[str, Any]]) -> st
 def engines_table(result: dict[str, dict[str, Any]]) -> str:
     """This project with vLLM rollouts against HF ``generate``: same policy, prompts, settings."""
     hf, vl = result["ours"], result["ours-vllm"]
-    rows = [("generated tokens per second", "tokens_per_s", "{:.0f}"), ("median rollout time (s)", "generate_s", "{:.3f}"),
+    rows = [("generated tokens per second", "tokens_per_s", "{:.0f}"),
+            ("median rollout time (s)", "generate_s", "{:.3f}"),
             ("median step time (s)", "step_s", "{:.3f}"), ("peak RSS (MiB)", "peak_rss_mb", "{:.0f}")]
     lines = ["| metric | HF generate | vLLM | vLLM / HF |", "|---|---:|---:|---:|"]
     for label, key, fmt in rows:

@@ -38,10 +38,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from lightning_modules.rollout import generate, process_prompts  # noqa: E402
 from lightning_modules.completion_scores import eval_scores  # noqa: E402
-from rewards.parsing import extract_answer  # noqa: E402
+from lightning_modules.rollout import generate, process_prompts  # noqa: E402
 from main import main  # noqa: E402
+from rewards.parsing import extract_answer  # noqa: E402
 
 FORMAT = "think_answer_format"
 
@@ -63,7 +63,7 @@ def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, Any]]:
     was_training = module.model.training
     module.model.eval()
     out: dict[str, dict[str, Any]] = {}
-    for bench, loader in zip(datamodule.eval_benchmarks, datamodule.val_dataloader()):
+    for bench, loader in zip(datamodule.eval_benchmarks, datamodule.val_dataloader(), strict=False):
         scores: list[float] = []
         formats: list[float] = []
         by_template: dict[str, list[float]] = {}
@@ -74,7 +74,7 @@ def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, Any]]:
             texts = generate(module.model, module.processor, inputs, module.eval_generation).texts
             batch_scores = eval_scores(batch, texts, datamodule.rewards)
             scores += batch_scores
-            for sample, score, text in zip(batch, batch_scores, texts):
+            for sample, score, text in zip(batch, batch_scores, texts, strict=False):
                 template = str(sample.meta.get("template", bench.name))
                 by_template.setdefault(template, []).append(score)
                 answers.setdefault(template, Counter())[(extract_answer(text) or "").strip()[:24]] += 1
@@ -139,7 +139,8 @@ def table(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]] | 
         lines = ["| benchmark | role | score | format |", "|---|---|---|---|"]
         lines += [f"| {name} | {'in' if b['role'] else 'out'} | {b['score']:.3f} | {b['format']:.2f} |"
                   for name, b in before.items()]
-        lines += [f"| **{label}** | | {pooled(before, role):.3f} | |" for label, role in (("In-Score", 1.0), ("Out-Score", 0.0))]
+        lines += [f"| **{label}** | | {pooled(before, role):.3f} | |"
+                  for label, role in (("In-Score", 1.0), ("Out-Score", 0.0))]
         return "\n".join(lines)
     lines = ["| benchmark | role | score before | score after | change | format before | format after |",
              "|---|---|---|---|---|---|---|"]
@@ -158,7 +159,8 @@ def template_table(before: dict[str, dict[str, Any]], after: dict[str, dict[str,
 
     The last column is the most frequent answer (after RL when ``after`` is given) and its share.
     """
-    head = "| template | n | " + ("score before | score after | change |" if after else "score |") + " top answer (share) |"
+    head = ("| template | n | " + ("score before | score after | change |" if after else "score |")
+            + " top answer (share) |")
     lines = [head, "|---|---|---|---|" + ("---|---|" if after else "")]
     for name, b in before.items():
         for tpl, row in b["templates"].items():

@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def main() -> None:
         worst_case, worst_ms = "", 0.0
         for case, text in PATHOLOGICAL.items():
             ms = 1e3 * statistics.median(
-                _seconds(lambda: verifier.score([text], [solution], [meta]), clock) for _ in range(args.runs)
+                _seconds(partial(verifier.score, [text], [solution], [meta]), clock) for _ in range(args.runs)
             )
             if ms > worst_ms:
                 worst_case, worst_ms = case, ms
@@ -160,7 +161,7 @@ def main() -> None:
         prompts = [(copy.deepcopy(solution), copy.deepcopy(meta)) for _ in range(args.n // group + 1)]
         solutions = [prompts[i // group][0] for i in range(args.n)]
         metas = [prompts[i // group][1] for i in range(args.n)]
-        best = min(_seconds(lambda: verifier.score(texts, solutions, metas), clock) for _ in range(3))
+        best = min(_seconds(partial(verifier.score, texts, solutions, metas), clock) for _ in range(3))
         print(f"| {name} | {worst_case} | {worst_ms:.2f} | {args.n / best:,.0f} |")
 
 

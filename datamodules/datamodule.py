@@ -222,7 +222,7 @@ class MultiDomainDataModule(pl.LightningDataModule):
         counts = {d.name: 0 for d in self.train_domains}
         state = self._stream.committed if self._stream is not None else self._state_to_load
         if state is not None:
-            counts.update(dict(zip(state["names"], state["counts"])))
+            counts.update(dict(zip(state["names"], state["counts"], strict=False)))
         return counts
 
     # ------------------------------------------------------------ dataloaders

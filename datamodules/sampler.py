@@ -57,7 +57,7 @@ class MixtureSampler:
         w = np.array([float(weights[n]) for n in self.names], dtype=np.float64)
         if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError(f"weights must be finite, non-negative and not all zero, got {dict(weights)}")
-        for name, size, wi in zip(self.names, self.sizes, w):
+        for name, size, wi in zip(self.names, self.sizes, w, strict=False):
             if wi > 0 and size <= 0:
                 raise ValueError(f"domain {name!r} has weight {wi} but no training examples")
         self.weights = w / w.sum()
@@ -122,7 +122,7 @@ class MixtureSampler:
     @property
     def drawn_counts(self) -> dict[str, int]:
         """Number of draws per domain so far (all ranks together)."""
-        return dict(zip(self.names, self.counts))
+        return dict(zip(self.names, self.counts, strict=False))
 
     def state_dict(self) -> dict[str, Any]:
         """The full state: generator state, per-domain cursors/epochs/counts, draw count."""

@@ -15,10 +15,10 @@ from lightning import LightningModule
 from torch import Tensor
 
 from datamodules.sample import Sample
+from lightning_modules.completion_scores import eval_scores
 from lightning_modules.evaluation import BenchmarkAccumulator
 from lightning_modules.policy import HFPolicy, PolicyBundle
 from lightning_modules.rollout import GenerationSettings, generate, process_prompts
-from lightning_modules.completion_scores import eval_scores
 
 
 class VLMTask(LightningModule):
@@ -60,7 +60,8 @@ class VLMTask(LightningModule):
         """Domain name -> ``DomainReward``, from the DataModule."""
         dm = self.trainer.datamodule if self._trainer is not None else None
         if dm is None or not hasattr(dm, "rewards"):
-            raise RuntimeError(f"{type(self).__name__} needs a DataModule with a `rewards` mapping (domain -> DomainReward)")
+            raise RuntimeError(f"{type(self).__name__} needs a DataModule with a `rewards` mapping "
+                               "(domain -> DomainReward)")
         return dm.rewards
 
     def to_device(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +79,7 @@ class VLMTask(LightningModule):
         texts = generate(self.model, self.processor, inputs, self.eval_generation).texts
         scores = eval_scores(batch, texts, self.rewards)
         self._evaluator.update(dataloader_idx, scores)
-        self.last_eval.setdefault(self._evaluator.names[dataloader_idx], list(zip(batch, texts, scores)))
+        self.last_eval.setdefault(self._evaluator.names[dataloader_idx], list(zip(batch, texts, scores, strict=False)))
 
     def _eval_end(self, stage: str) -> None:
         reduce = None

@@ -53,7 +53,8 @@ def reward_for(rewards: Mapping[str, DomainReward], domain: str) -> DomainReward
     try:
         return rewards[domain]
     except KeyError:
-        raise KeyError(f"no reward verifiers configured for domain {domain!r}; known domains: {sorted(rewards)}") from None
+        raise KeyError(f"no reward verifiers configured for domain {domain!r}; "
+                       f"known domains: {sorted(rewards)}") from None
 
 
 def score_completions(
@@ -97,6 +98,6 @@ def eval_scores(
         values = reward_for(rewards, domain).eval_score(
             [texts[i] for i in idx], [samples[i].solution for i in idx], [samples[i].meta for i in idx]
         )
-        for i, v in zip(idx, values):
+        for i, v in zip(idx, values, strict=False):
             scores[i] = float(v)
     return scores

@@ -16,7 +16,9 @@ from torch import Tensor
 Role = Literal["in", "out"]
 
 
-def weighted_scores(scores: Mapping[str, float], sizes: Mapping[str, int], roles: Mapping[str, Role]) -> dict[str, float]:
+def weighted_scores(
+    scores: Mapping[str, float], sizes: Mapping[str, int], roles: Mapping[str, Role]
+) -> dict[str, float]:
     """In-Score and Out-Score from per-benchmark scores.
 
     Args:
@@ -52,7 +54,7 @@ class BenchmarkAccumulator:
         if len(names) != len(roles):
             raise ValueError("names and roles must have the same length")
         self.names = list(names)
-        self.roles = dict(zip(names, roles))
+        self.roles = dict(zip(names, roles, strict=False))
         self.sums = torch.zeros(len(names), dtype=torch.float64)
         self.counts = torch.zeros(len(names), dtype=torch.float64)
 

@@ -149,13 +149,15 @@ class GRPOModule(VLMTask):
         self.save_hyperparameters(ignore=["policy", "generation", "eval_generation", "rollout_engine"])
         self.policy = policy or HFPolicy()
         self.generation = generation or GenerationSettings()
-        self.eval_generation = eval_generation or GenerationSettings(do_sample=False, max_new_tokens=self.generation.max_new_tokens)
+        self.eval_generation = eval_generation or GenerationSettings(do_sample=False,
+                                                                     max_new_tokens=self.generation.max_new_tokens)
         # Plain dicts keep checkpoints loadable with torch.load(weights_only=True).
         self.hparams.update(generation=asdict(self.generation), eval_generation=asdict(self.eval_generation),
                             rollout_engine=type(self.engine).__name__)
         self.automatic_optimization = False
         self._reference: tuple[Any, ...] = ()  # kept out of the state dict on purpose
-        self.dynamic_sampling: DynamicSamplingBuffer | None = None  # needs the tokenizer's pad id: built with the policy
+        # needs the tokenizer's pad id: built with the policy
+        self.dynamic_sampling: DynamicSamplingBuffer | None = None
         self.skipped_nonfinite = 0
         self.last_rollout: Rollout | None = None
 
@@ -296,7 +298,8 @@ class GRPOModule(VLMTask):
 
     def _skip(self, why: str) -> None:
         self.skipped_nonfinite += 1
-        warnings.warn(f"GRPO step skipped: {why} (skipped so far: {self.skipped_nonfinite})", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"GRPO step skipped: {why} (skipped so far: {self.skipped_nonfinite})", RuntimeWarning,
+                      stacklevel=2)
         self.log("train/skipped_nonfinite", float(self.skipped_nonfinite), on_step=True, batch_size=1)
 
     # ------------------------------------------------------------ optimiser

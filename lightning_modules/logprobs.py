@@ -36,8 +36,8 @@ def _head_slot(model: Any) -> tuple[nn.Module, str, nn.Module]:
     """``(parent, attribute, head)`` of the LM head inside ``model`` (through peft and reference wrappers)."""
     while not isinstance(model, nn.Module) and hasattr(model, "model"):  # AdapterDisabledReference
         model = model.model
-    owner = next((m for m in model.modules() if isinstance(m, PreTrainedModel) and m.get_output_embeddings() is not None),
-                 None)
+    owner = next((m for m in model.modules()
+                  if isinstance(m, PreTrainedModel) and m.get_output_embeddings() is not None), None)
     if owner is None:
         raise TypeError(f"no LM head (get_output_embeddings) found in {type(model).__name__}")
     head = owner.get_output_embeddings()
@@ -174,7 +174,8 @@ def _full_logits(model: nn.Module, prompt_inputs: Mapping[str, Any], completion_
     )
     for key, value in list(inputs.items()):
         # Per-token side inputs (e.g. transformers 5's ``mm_token_type_ids``): completion tokens are text (0).
-        if key not in ("input_ids", "attention_mask") and isinstance(value, Tensor) and value.shape[:2] == prompt_ids.shape:
+        if (key not in ("input_ids", "attention_mask") and isinstance(value, Tensor)
+                and value.shape[:2] == prompt_ids.shape):
             inputs[key] = torch.cat([value, value.new_zeros((value.shape[0], c) + tuple(value.shape[2:]))], dim=1)
     # The logit at position t predicts token t + 1: keep the C positions before each completion token.
     out = model(**inputs, logits_to_keep=c + 1, use_cache=False)

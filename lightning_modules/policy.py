@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch

@@ -199,7 +199,8 @@ def generate(
                                            settings.max_new_tokens)
             if ids is None:
                 # Otherwise each prompt's image is still encoded once, not once per completion of its group.
-                out = model.generate(**shared_image_features(model, inputs), logits_processor=LogitsProcessorList([sampler]))
+                out = model.generate(**shared_image_features(model, inputs),
+                                     logits_processor=LogitsProcessorList([sampler]))
                 ids = out[:, inputs["input_ids"].shape[1] :]
     finally:
         owner.generation_config = saved_config

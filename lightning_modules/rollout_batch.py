@@ -106,7 +106,7 @@ def concat_rollouts(parts: list[Rollout], pad_token_id: int) -> Rollout:
         values = [p.inputs[key] for p in parts]
         seq_like = all(
             isinstance(v, Tensor) and v.ndim >= 2 and v.shape[:2] == p.inputs["input_ids"].shape[:2]
-            for v, p in zip(values, parts)
+            for v, p in zip(values, parts, strict=False)
         )
         if seq_like:
             fill = pad_token_id if key == "input_ids" else 0

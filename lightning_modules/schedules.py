@@ -3,7 +3,7 @@
 Same values step by step as ``transformers``' ``get_{constant,linear,cosine}_schedule_with_warmup`` (a test
 compares them), built from ``torch.optim.lr_scheduler`` instead: importing ``transformers.optimization`` pulls
 in ``transformers.trainer_utils`` and with it ``peft`` in every training process, LoRA or not (34 MiB of resident
-memory on top of Lightning; 9 MiB off the peak of issue 8's GRPO-vs-TRL benchmark, where part of it loads anyway).
+memory on top of Lightning; 9 MiB off the peak in benchmarks/grpo_vs_trl.py, where part of it loads anyway).
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ def plain_boxes(sample: Sample) -> str:
         ValueError: if the solution is not a box or a list of boxes.
     """
     solution = sample.solution
-    boxes = solution if isinstance(solution, list) and solution and isinstance(solution[0], (list, tuple)) else [solution]
+    boxes = (solution if isinstance(solution, list) and solution and isinstance(solution[0], (list, tuple))
+             else [solution])
     try:
         box_format, image_size = box_meta(sample.meta)
         checked = [check_box(b, f"solution[{i}]", image_size) for i, b in enumerate(boxes)]
@@ -99,8 +100,8 @@ def correct_option(sample: Sample) -> str:
     options = sample.meta.get("options")
     letter = sample.solution.strip().upper() if isinstance(sample.solution, str) else None
     if not options or not letter or len(letter) != 1 or not "A" <= letter < chr(ord("A") + len(options)):
-        raise ValueError(f"sample {sample.id!r} ({sample.domain}): a think or answer template uses {{option}}, which needs "
-                         f"meta['options'] and a letter solution; got solution {sample.solution!r}")
+        raise ValueError(f"sample {sample.id!r} ({sample.domain}): a think or answer template uses {{option}}, "
+                         f"which needs meta['options'] and a letter solution; got solution {sample.solution!r}")
     return str(options[ord(letter) - ord("A")])
 
 

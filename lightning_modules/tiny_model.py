@@ -120,7 +120,9 @@ class TinyVLMSettings:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def _model_config(settings: TinyVLMSettings, tokenizer: transformers.PreTrainedTokenizerBase) -> transformers.PretrainedConfig:
+def _model_config(
+    settings: TinyVLMSettings, tokenizer: transformers.PreTrainedTokenizerBase
+) -> transformers.PretrainedConfig:
     ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
@@ -179,7 +181,8 @@ def build_tiny_vlm(path: str | os.PathLike[str], **settings: object) -> Path:
     out = Path(path)
     tokenizer = build_tiny_tokenizer(vocab_size=config_settings.vocab_size)
     config = _model_config(config_settings, tokenizer)
-    model_cls = Qwen2VLForConditionalGeneration if config_settings.arch == "qwen2_vl" else Qwen2_5_VLForConditionalGeneration
+    model_cls = (Qwen2VLForConditionalGeneration if config_settings.arch == "qwen2_vl"
+                 else Qwen2_5_VLForConditionalGeneration)
     with torch.random.fork_rng(devices=[]):  # do not disturb the caller's RNG stream
         torch.manual_seed(config_settings.seed)
         model = model_cls(config).eval()

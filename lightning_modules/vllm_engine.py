@@ -90,7 +90,8 @@ class VLLMEngine(RolloutEngine):
     ) -> None:
         checks = {
             "gpu_memory_utilization": (gpu_memory_utilization, 0 < gpu_memory_utilization <= 1),
-            "kv_cache_memory_bytes": (kv_cache_memory_bytes, kv_cache_memory_bytes is None or kv_cache_memory_bytes > 0),
+            "kv_cache_memory_bytes": (kv_cache_memory_bytes,
+                                      kv_cache_memory_bytes is None or kv_cache_memory_bytes > 0),
             "max_model_len": (max_model_len, max_model_len >= 2),
             "max_images_per_prompt": (max_images_per_prompt, max_images_per_prompt >= 0),
         }
@@ -251,7 +252,7 @@ class VLLMEngine(RolloutEngine):
             ids[r, : len(c.token_ids)] = torch.as_tensor(list(c.token_ids), dtype=torch.long)
             if c.logprobs:
                 logprobs[r, : len(c.token_ids)] = torch.as_tensor(
-                    [step[t].logprob for step, t in zip(c.logprobs, c.token_ids)])
+                    [step[t].logprob for step, t in zip(c.logprobs, c.token_ids, strict=False)])
         if self.sleep_between_rollouts:
             self.llm.sleep(level=1)
             self._asleep = True

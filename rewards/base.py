@@ -156,7 +156,7 @@ class Verifier(ABC):
         # GRPO scores G completions per prompt against the same solution object: prepare it once.
         # Keys are ids of objects the argument lists keep alive for the whole call.
         prepared: dict[tuple[int, int], Any] = {}
-        for completion, solution, meta in zip(completions, solutions, metas):
+        for completion, solution, meta in zip(completions, solutions, metas, strict=False):
             key = (id(solution), id(meta))
             if key in prepared:
                 target = prepared[key]

@@ -159,7 +159,7 @@ def box_meta(meta: Mapping[str, Any]) -> tuple[str, tuple[float, float] | None]:
         return box_format, None
     if isinstance(size, str) or not isinstance(size, Sequence) or len(size) != 2:
         raise InvalidSolutionError(f"meta.image_size must be [width, height], got {size!r}")
-    for axis, value in zip(("width", "height"), size):
+    for axis, value in zip(("width", "height"), size, strict=False):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
             raise InvalidSolutionError(f"meta.image_size {axis} must be a positive finite number, got {value!r}")
     return box_format, (float(size[0]), float(size[1]))

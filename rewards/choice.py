@@ -71,12 +71,12 @@ def extract_choice(answer: str, options: Sequence[str] | None) -> str | None:
         # The option's exact text first: normalisation drops signs and punctuation, so "5" and "-5" (both
         # options of a thermometer reading) would otherwise both match "5", and the first would win.
         stripped = answer.strip()
-        for letter, option in zip(LETTERS, options):
+        for letter, option in zip(LETTERS, options, strict=False):
             if option.strip() == stripped:
                 return letter
         normalized = normalize_answer(answer)
         if normalized:
-            for letter, option in zip(LETTERS, options):
+            for letter, option in zip(LETTERS, options, strict=False):
                 if normalize_answer(option) == normalized:
                     return letter
     match = last_match(_STANDALONE_RES[len(options) - 1 if options else -1], answer, margin=8)

@@ -148,7 +148,7 @@ class DomainReward:
         passed = [True] * n
         for name, verifier in self.verifiers.items():
             if verifier.is_format:
-                passed = [p and s >= 1.0 for p, s in zip(passed, results[name].scores)]
+                passed = [p and s >= 1.0 for p, s in zip(passed, results[name].scores, strict=False)]
         totals = [0.0] * n
         for name, verifier in self.verifiers.items():
             weight = self.weights[name]

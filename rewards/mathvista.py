@@ -93,10 +93,12 @@ def _question(meta: Mapping[str, Any]) -> tuple[str, str, list[str], int | None]
     if isinstance(choices, str) or not isinstance(choices, Sequence) or not all(isinstance(c, str) for c in choices):
         raise InvalidSolutionError(f"meta.options must be a list of strings, got {choices!r}"[:120])
     if question_type == "multi_choice" and not 1 <= len(choices) <= len(LETTERS):
-        raise InvalidSolutionError(f"a multi_choice question needs 1 to {len(LETTERS)} meta.options, got {len(choices)}")
+        raise InvalidSolutionError(f"a multi_choice question needs 1 to {len(LETTERS)} meta.options, "
+                                   f"got {len(choices)}")
     precision = meta.get("precision")
     if precision is not None:
-        if isinstance(precision, bool) or not isinstance(precision, (int, float)) or precision != int(precision) or precision < 0:
+        if (isinstance(precision, bool) or not isinstance(precision, (int, float)) or precision != int(precision)
+                or precision < 0):
             raise InvalidSolutionError(f"meta.precision must be a whole number >= 0 or None, got {precision!r}")
         precision = int(precision)  # the hub stores it as a float (2.0); round() needs an int
     return question_type, answer_type, list(choices), precision

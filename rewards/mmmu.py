@@ -50,11 +50,12 @@ def parse_multi_choice(response: str, options: Sequence[str]) -> str | None:
     response = f" {response} "  # so a letter at either end has a space beside it
     letters = LETTERS[: len(options)]
     in_brackets = [c for c in letters if f"({c})" in response]
-    candidates = in_brackets or [c for c in letters if f"{c} " in response] or [c for c in letters if f"{c}." in response]
+    candidates = (in_brackets or [c for c in letters if f"{c} " in response]
+                  or [c for c in letters if f"{c}." in response])
     by_text = False
     if not candidates and _more_than_five_words(response):
         lowered = response.lower()
-        candidates = [c for c, option in zip(letters, options) if option.lower() in lowered]
+        candidates = [c for c, option in zip(letters, options, strict=False) if option.lower() in lowered]
         by_text = True
     if not candidates:
         return None
@@ -155,7 +156,8 @@ class MMMUMatch(Verifier):
         """Return ``(answer, options)``; ``options`` is None for an open question."""
         options = meta.get("options") or None
         if options is not None and (
-            isinstance(options, str) or not isinstance(options, Sequence) or not all(isinstance(o, str) for o in options)
+            isinstance(options, str) or not isinstance(options, Sequence)
+            or not all(isinstance(o, str) for o in options)
         ):
             raise InvalidSolutionError(f"meta.options must be a list of strings, got {options!r}"[:120])
         question_type = meta.get("question_type", "multiple-choice" if options else "open")
@@ -170,10 +172,13 @@ class MMMUMatch(Verifier):
         if not options or len(options) > len(LETTERS):
             raise InvalidSolutionError(f"a multiple-choice question needs 1 to {len(LETTERS)} meta.options")
         if solution not in LETTERS[: len(options)]:
-            raise InvalidSolutionError(f"solution {solution[:40]!r} is not an option letter among {len(options)} options")
+            raise InvalidSolutionError(f"solution {solution[:40]!r} is not an option letter among "
+                                       f"{len(options)} options")
         return solution, list(options)
 
-    def score_one(self, completion: str, target: tuple[str, list[str] | None], meta: Mapping[str, Any]) -> tuple[float, bool]:
+    def score_one(
+        self, completion: str, target: tuple[str, list[str] | None], meta: Mapping[str, Any]
+    ) -> tuple[float, bool]:
         """Parse the response the way MMMU's evaluation does and compare."""
         answer, options = target
         response = response_text(completion, self.answer_block)

@@ -96,10 +96,12 @@ def test_coco_boxes_are_on_the_0_1000_grid_and_answers_are_scored_there(paper: A
     assert umbrellas.meta == {"image_size": [56, 56], "box_format": "norm1000"}  # 64x48 resized to 28-multiples
     assert umbrellas.solution[0] == pytest.approx([100 / 1000 * 56, 125 / 1000 * 56, 468 / 1000 * 56, 833 / 1000 * 56])
     assert "between 0 and 1000, integer" in umbrellas.prompt and umbrellas.prompt.count("<think> </think>") == 1
-    both = "[{'Position': [100, 125, 468, 833], 'Confidence': 0.9}, {'Position': [500, 42, 938, 417], 'Confidence': 0.8}]"
+    both = ("[{'Position': [100, 125, 468, 833], 'Confidence': 0.9}, "
+            "{'Position': [500, 42, 938, 417], 'Confidence': 0.8}]")
     one = "[{'Position': [100, 125, 468, 833], 'Confidence': 0.9}]"
     as_pixels = "[{'Position': [6, 6, 30, 40], 'Confidence': 0.9}]"  # the first box read as pixels of 64x48
-    # Right: 1 + 2 * 1. One of two boxes: Visual-RFT's sum of IoUs / max(#gt, #pred) = 0.5. Pixel frame: no overlap > 0.5.
+    # Right: 1 + 2 * 1. One of two boxes: Visual-RFT's sum of IoUs / max(#gt, #pred) = 0.5.
+    # Pixel frame: no overlap > 0.5.
     assert totals(paper, "coco", umbrellas, [both, one, as_pixels]) == pytest.approx([3.0, 2.0, 1.0])
 
 

@@ -9,9 +9,9 @@ import datasets
 import pytest
 import yaml
 from PIL import Image
+from test_data_adapters import FIXTURES, PAPER, ROOT, localize
 
 from datamodules.check import main
-from test_data_adapters import FIXTURES, PAPER, ROOT, localize
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,8 @@ def broken_coco(tmp_path: Path) -> Path:
                          "<answer>[{'Position': [10, 10, 500, 500], 'Confidence': 1}]</answer>"]}
     features = datasets.Features({"image": datasets.Image(), "problem": datasets.Value("string"),
                                   "solution": datasets.Value("string")})
-    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(
+        str(folder / "data" / "train-00000-of-00001.parquet"))
     return folder
 
 

@@ -41,13 +41,15 @@ def _domains() -> list[Domain]:
 @pytest.mark.parametrize(
     ("weights", "message"),
     [
-        ({"objects": 1, "spatial": 1, "geometry": 1, "chart": 1}, r"unknown domain\(s\) \['chart'\].*\['objects', 'spatial', 'geometry'\]"),
+        ({"objects": 1, "spatial": 1, "geometry": 1, "chart": 1},
+         r"unknown domain\(s\) \['chart'\].*\['objects', 'spatial', 'geometry'\]"),
         ({"objects": 1, "spatial": 1}, r"miss training domain\(s\) \['geometry'\]"),
         ({"objects": -1, "spatial": 1, "geometry": 1}, "'objects' must be finite and >= 0"),
         ({"objects": math.nan, "spatial": 1, "geometry": 1}, "'objects' must be finite"),
         ({"objects": math.inf, "spatial": 1, "geometry": 1}, "'objects' must be finite"),
         ({"objects": 0, "spatial": 0, "geometry": 0}, "all zero"),
-        ({"counting": 1, "objects": 1, "spatial": 1, "geometry": 1}, r"unknown domain\(s\) \['counting'\]"),  # eval-only
+        ({"counting": 1, "objects": 1, "spatial": 1, "geometry": 1},
+         r"unknown domain\(s\) \['counting'\]"),  # eval-only
     ],
 )
 def test_bad_weights_are_named(weights: dict, message: str) -> None:
@@ -68,7 +70,8 @@ def test_weights_normalised_rewards_ready_and_zero_weight_still_evaluated() -> N
     assert domains_drawn == {"objects", "geometry"}  # spatial has weight 0: never trained on
     loaders = dm.val_dataloader()
     assert len(loaders) == 4 and [len(b) for b in loaders[3]] == [4]
-    assert MultiDomainDataModule(_domains()).weights == pytest.approx({n: 1 / 3 for n in ("objects", "spatial", "geometry")})
+    assert MultiDomainDataModule(_domains()).weights == pytest.approx(
+        {n: 1 / 3 for n in ("objects", "spatial", "geometry")})
 
 
 def test_batches_are_lists_of_samples_with_stable_ids_and_chat_messages() -> None:
@@ -78,7 +81,8 @@ def test_batches_are_lists_of_samples_with_stable_ids_and_chat_messages() -> Non
     assert isinstance(batch, list) and len(batch) == 3 and all(isinstance(s, Sample) for s in batch)
     sample = batch[0]
     assert sample.id.startswith(f"{sample.domain}/train/") and sample.prompt.endswith(PROMPT_SUFFIX)
-    assert sample.messages() == [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": sample.prompt}]}]
+    assert sample.messages() == [{"role": "user",
+                                  "content": [{"type": "image"}, {"type": "text", "text": sample.prompt}]}]
     again = MultiDomainDataModule(_domains(), batch_size=3, seed=0)
     again.setup("fit")
     assert [s.id for s in next(iter(again.train_dataloader()))] == [s.id for s in batch]
@@ -106,7 +110,8 @@ GOOD = {"image": "ok.png", "problem": "Left or right?", "solution": "<answer>lef
         ({"image": "broken.png", "problem": "Left or right?", "solution": "left"}, SATSource, "corrupt image"),
         ({"image": "ok.png", "problem": "Left or right?"}, SATSource, "missing or empty field 'solution'"),
         ({"image": "ok.png", "problem": "Left or right?", "solution": "<answer></answer>"}, SATSource, "empty answer"),
-        ({"image": "ok.png", "problem": "Where?", "solution": "[15, 2, 5, 9]"}, LISASource, "x2 .* must be greater than x1"),
+        ({"image": "ok.png", "problem": "Where?", "solution": "[15, 2, 5, 9]"}, LISASource,
+         "x2 .* must be greater than x1"),
         ({"image": "ok.png", "problem": "Where?", "solution": "[1, 2, 50, 9]"}, LISASource, "outside the image"),
     ],
 )
@@ -119,7 +124,8 @@ def test_bad_samples_fail_at_setup_naming_domain_and_id(tmp_path, monkeypatch, b
     dm = MultiDomainDataModule([domain])
     with pytest.raises(BadSampleError, match=rf"domain 'sat', sample 'sat/train/1': .*{message}"):
         dm.setup("fit")
-    skipping = MultiDomainDataModule([_jsonl_domain(tmp_path, rows, images, source_cls)], on_bad_sample="skip", batch_size=1)
+    skipping = MultiDomainDataModule([_jsonl_domain(tmp_path, rows, images, source_cls)], on_bad_sample="skip",
+                                     batch_size=1)
     skipping.setup("fit")
     assert skipping.skipped == {"sat": 1}
     assert [s.id for batch in skipping.train_dataloader() for s in batch] == ["sat/train/0"]

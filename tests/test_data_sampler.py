@@ -22,7 +22,7 @@ def test_domain_frequencies_follow_weights() -> None:
     observed = [names.count(k) for k in weights]
     expected = [w * len(names) for w in weights.values()]
     assert chisquare(observed, expected).pvalue > 0.01
-    assert sampler.drawn_counts == dict(zip(weights, observed))
+    assert sampler.drawn_counts == dict(zip(weights, observed, strict=False))
 
 
 def test_a_zero_weight_domain_listed_last_is_never_drawn() -> None:

@@ -43,7 +43,7 @@ def test_deterministic_and_train_eval_differ(cls) -> None:
     a, b = _records(cls, 5), _records(cls, 5)
     assert [r.question for r in a] == [r.question for r in b]
     assert [r.solution for r in a] == [r.solution for r in b]
-    assert all(np.array_equal(np.asarray(x.images[0]), np.asarray(y.images[0])) for x, y in zip(a, b))
+    assert all(np.array_equal(np.asarray(x.images[0]), np.asarray(y.images[0])) for x, y in zip(a, b, strict=False))
     evals = _records(cls, 5, part="eval")
     assert [np.asarray(r.images[0]).tobytes() for r in a] != [np.asarray(r.images[0]).tobytes() for r in evals]
     other_seed = _records(cls, 5, seed=123)
@@ -65,9 +65,9 @@ def test_reference_scores_one_and_shuffled_answers_score_low(cls) -> None:
     records = _records(cls, 120)
     reward = DomainReward(cls().default_verifiers())
     solutions, metas = [r.solution for r in records], [r.meta for r in records]
-    for i, (s, m) in enumerate(zip(solutions, metas)):
+    for i, (s, m) in enumerate(zip(solutions, metas, strict=False)):
         reward.validate_solution(s, m, f"x/train/{i}")
-    reference = [reward.reference_completion(s, m) for s, m in zip(solutions, metas)]
+    reference = [reward.reference_completion(s, m) for s, m in zip(solutions, metas, strict=False)]
     assert reward.eval_score(reference, solutions, metas) == pytest.approx([1.0] * len(records))
     assert float(reward(reference, solutions, metas).total.min()) == pytest.approx(reward.max_total)
     # Another sample's answer: a box, a word or an option letter that belongs to a different image.
@@ -172,7 +172,7 @@ def test_letters_code_levels_in_the_same_order_for_science_and_chart(cls) -> Non
     rows = [np.mean(tops[letter]) for letter in sorted(tops)]
     assert len(rows) == 5 and rows == sorted(rows, reverse=True), f"{cls.__name__}: {rows}"
     # One level per letter: the ranges of neighbouring letters do not overlap.
-    assert all(max(tops[a]) < min(tops[b]) for a, b in zip("BCDE", "ABCD"))
+    assert all(max(tops[a]) < min(tops[b]) for a, b in zip("BCDE", "ABCD", strict=False))
 
 
 def test_bad_options_are_refused() -> None:

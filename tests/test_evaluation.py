@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from lightning_modules.evaluation import BenchmarkAccumulator, weighted_scores
 
 
@@ -34,7 +35,8 @@ def test_accumulator_pools_per_sample_scores_across_batches() -> None:
     acc.update(2, [0.25, 0.75])  # chart
     got = acc.compute()
     # lisa 1.5/3 = 0.5; sat 3/6 = 0.5; In = (1.5 + 3) / (3 + 6) = 0.5; chart 1/2 = 0.5
-    assert got == pytest.approx({"lisa/score": 0.5, "sat/score": 0.5, "chart/score": 0.5, "in_score": 0.5, "out_score": 0.5})
+    assert got == pytest.approx({"lisa/score": 0.5, "sat/score": 0.5, "chart/score": 0.5,
+                                 "in_score": 0.5, "out_score": 0.5})
     acc.update(0, [1.0, 1.0, 1.0])  # lisa now 4.5 / 6 = 0.75; In = (4.5 + 3) / 12 = 0.625
     got = acc.compute()
     assert got["lisa/score"] == pytest.approx(0.75) and got["in_score"] == pytest.approx(0.625)

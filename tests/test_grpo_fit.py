@@ -27,7 +27,8 @@ try:
     HAVE_VLLM = True
 except ImportError:
     HAVE_VLLM = False
-needs_vllm = pytest.mark.skipif(not HAVE_VLLM, reason='vLLM is not installed (pip install -e ".[vllm]"; on CPU see .ci/run)')
+needs_vllm = pytest.mark.skipif(not HAVE_VLLM,
+                                reason='vLLM is not installed (pip install -e ".[vllm]"; on CPU see .ci/run)')
 ENGINES = [pytest.param("hf", id="hf-generate"), pytest.param("vllm", id="vllm", marks=needs_vllm)]
 
 
@@ -56,7 +57,8 @@ def toy_data(batch_size: int = 4, seed: int = 0) -> MultiDomainDataModule:
 
 
 def toy_module(**overrides) -> GRPOModule:
-    kwargs = dict(num_generations=4, generation=GenerationSettings(max_new_tokens=8), beta=0.0, lr=1e-2, warmup_ratio=0.0)
+    kwargs = dict(num_generations=4, generation=GenerationSettings(max_new_tokens=8), beta=0.0, lr=1e-2,
+                  warmup_ratio=0.0)
     kwargs.update(overrides)
     return GRPOModule(**kwargs)
 
@@ -224,7 +226,8 @@ model:
 data:
   class_path: MultiDomainDataModule
   init_args:
-    domains: [{{name: toy, source: {{class_path: toys.ToySource}}, verifiers: [{{name: toys.LetterShare}}], format_gate: false}}]
+    domains: [{{name: toy, source: {{class_path: toys.ToySource}}, verifiers: [{{name: toys.LetterShare}}],
+               format_gate: false}}]
     batch_size: 2
     stop: cycle
 """)

@@ -50,7 +50,8 @@ def test_k3_kl_hand_values():
 def _loss(ratio, adv, mask, **kw):
     logp = torch.log(torch.tensor(ratio, dtype=torch.float64))
     old = torch.zeros_like(logp)
-    return grpo_loss(logp, old, torch.tensor(adv, dtype=torch.float64), torch.tensor(mask, dtype=torch.float64), beta=0.0, **kw)
+    return grpo_loss(logp, old, torch.tensor(adv, dtype=torch.float64), torch.tensor(mask, dtype=torch.float64),
+                     beta=0.0, **kw)
 
 
 def test_clipping_both_sides():
@@ -75,7 +76,8 @@ def test_aggregations_and_masks():
     # per-token objective = -A: row 0 -> -1 (3 tokens), row 1 -> 2 (1 token)
     assert _loss(ratio, adv, mask, aggregation="grpo").loss.item() == pytest.approx((-1 + 2) / 2)
     assert _loss(ratio, adv, mask, aggregation="token_mean").loss.item() == pytest.approx((-3 + 2) / 4)
-    assert _loss(ratio, adv, mask, aggregation="dr_grpo", max_completion_length=4).loss.item() == pytest.approx((-3 + 2) / (2 * 4))
+    assert (_loss(ratio, adv, mask, aggregation="dr_grpo", max_completion_length=4).loss.item()
+            == pytest.approx((-3 + 2) / (2 * 4)))
     # a fully masked row (e.g. a masked truncated completion) does not dilute the grpo mean
     assert _loss(ratio, adv, [[1, 1, 1], [0, 0, 0]], aggregation="grpo").loss.item() == pytest.approx(-1.0)
     with pytest.raises(ValueError, match="aggregation"):
@@ -85,7 +87,8 @@ def test_aggregations_and_masks():
 def test_kl_term_added_with_beta():
     logp = torch.tensor([[math.log(0.5)]], dtype=torch.float64, requires_grad=True)
     ref = torch.tensor([[math.log(0.25)]], dtype=torch.float64)
-    out = grpo_loss(logp, logp.detach(), torch.tensor([0.0], dtype=torch.float64), torch.ones(1, 1), ref_logp=ref, beta=0.1)
+    out = grpo_loss(logp, logp.detach(), torch.tensor([0.0], dtype=torch.float64), torch.ones(1, 1), ref_logp=ref,
+                    beta=0.1)
     assert out.loss.item() == pytest.approx(0.1 * (0.5 + math.log(2) - 1))
     assert out.kl.item() == pytest.approx(0.5 + math.log(2) - 1)
     out.loss.backward()

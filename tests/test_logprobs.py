@@ -87,7 +87,7 @@ def test_shared_image_features_encode_each_image_once_with_exact_gradients(bundl
             logp = full_logits_logprobs(model, inputs, ids, mask)
         (logp * mask).sum().backward()
         grads.append([p.grad.clone() for p in vision])
-    for plain, shared_grad in zip(*grads):
+    for plain, shared_grad in zip(*grads, strict=False):
         assert torch.allclose(plain, shared_grad, atol=1e-5, rtol=1e-4)
     assert any(g.abs().sum() > 0 for g in grads[1])  # the vision tower did receive gradient
 

@@ -189,7 +189,8 @@ def test_qlora_loads_a_4bit_base_and_trains_only_the_adapter() -> None:
     inputs = _inputs(bundle)
     model.train()(**inputs, labels=inputs["input_ids"]).loss.backward()
     grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
-    assert grads and all("lora_" in n for n in grads) and all(g is not None and g.abs().sum() > 0 for g in grads.values())
+    assert (grads and all("lora_" in n for n in grads)
+            and all(g is not None and g.abs().sum() > 0 for g in grads.values()))
     with torch.no_grad():
         assert not torch.allclose(reference(**inputs).logits, model(**inputs).logits, atol=1e-3)
 

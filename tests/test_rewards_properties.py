@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_rewards_pathological import BENCHMARK_SOLUTIONS
 
 from rewards import DomainReward, build_verifier
-from test_rewards_pathological import BENCHMARK_SOLUTIONS
 
 pytestmark = pytest.mark.filterwarnings("error::rewards.base.VerifierCrashWarning")
 

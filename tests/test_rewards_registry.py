@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import rewards.registry as registry
-from rewards.registry import Registry, UnknownNameError
 from rewards import (
     ENTRY_POINT_GROUP,
     ExactMatch,
@@ -19,6 +18,7 @@ from rewards import (
     register,
 )
 from rewards.box_verifiers import BoxIoU
+from rewards.registry import Registry, UnknownNameError
 
 BUILTINS = {"think_answer_format", "choice_accuracy", "exact_match", "numeric_match", "box_iou", "multi_box_iou"}
 

@@ -140,7 +140,8 @@ def test_generation_ignores_the_checkpoints_own_generation_defaults(bundle, samp
 
     plain = run()
     saved = model.generation_config
-    model.generation_config = type(saved).from_dict({**saved.to_dict(), "repetition_penalty": 3.0, "no_repeat_ngram_size": 1})
+    model.generation_config = type(saved).from_dict({**saved.to_dict(), "repetition_penalty": 3.0,
+                                                     "no_repeat_ngram_size": 1})
     try:
         assert torch.equal(run(), plain)
     finally:
@@ -164,8 +165,8 @@ def test_select_rows_follows_images_per_row_when_images_and_rows_are_as_many(bun
 
 
 def test_minibatches_are_shuffled_across_groups_and_seeded() -> None:
-    from lightning_modules.rollout_batch import Rollout
     from lightning_modules.rollout import Completions
+    from lightning_modules.rollout_batch import Rollout
 
     n = 12
     rollout = Rollout(samples=[None] * n, inputs={}, completions=Completions(torch.zeros(n, 1), torch.ones(n, 1),

@@ -30,11 +30,11 @@ def batch(datamodule: MultiDomainDataModule) -> list:
 
 def test_targets_score_the_maximum(datamodule: MultiDomainDataModule, batch: list) -> None:
     texts = reference_targets(batch, datamodule.rewards, {"spatial": "compare the positions"})
-    for sample, text in zip(batch, texts):
+    for sample, text in zip(batch, texts, strict=False):
         reward = datamodule.rewards[sample.domain]
         total = reward([text], [sample.solution], [sample.meta]).total
         assert total.item() == pytest.approx(3.0), (sample.domain, text)  # format 1 + accuracy / IoU 2
-    assert all("compare the positions" in t for s, t in zip(batch, texts) if s.domain == "spatial")
+    assert all("compare the positions" in t for s, t in zip(batch, texts, strict=False) if s.domain == "spatial")
 
 
 def test_think_template_names_the_correct_option(datamodule: MultiDomainDataModule, batch: list) -> None:
@@ -43,13 +43,13 @@ def test_think_template_names_the_correct_option(datamodule: MultiDomainDataModu
     dm.setup("fit")
     samples = next(iter(dm.train_dataloader()))
     texts = reference_targets(samples, dm.rewards, {"geometry": "read the figure: {option}"})
-    for sample, text in zip(samples, texts):
+    for sample, text in zip(samples, texts, strict=False):
         value = sample.meta["options"]["ABCD".index(sample.solution)]
         assert text.startswith(f"<think>\nread the figure: {value}\n</think>"), text
         assert dm.rewards["geometry"]([text], [sample.solution], [sample.meta]).total.item() == pytest.approx(3.0)
     # The option's text as the answer instead of its letter: still the maximum reward.
     texts = reference_targets(samples, dm.rewards, {}, answer={"geometry": "{option}"})
-    for sample, text in zip(samples, texts):
+    for sample, text in zip(samples, texts, strict=False):
         value = sample.meta["options"]["ABCD".index(sample.solution)]
         assert text.endswith(f"<answer>\n{value}\n</answer>"), text
         assert dm.rewards["geometry"]([text], [sample.solution], [sample.meta]).total.item() == pytest.approx(3.0)
@@ -72,7 +72,7 @@ def test_tokenize_targets_appends_end_and_pads(tiny_model_path: str) -> None:
     end = tok.convert_tokens_to_ids("<|im_end|>")
     lengths = mask.sum(1)
     assert ids.shape == mask.shape and lengths[0] > lengths[1]
-    for row, n in zip(ids, lengths):
+    for row, n in zip(ids, lengths, strict=False):
         assert row[n - 1] == end  # the policy learns to stop
     assert (ids[1, lengths[1]:] == tok.pad_token_id).all()
     with pytest.raises(ValueError, match="end_token"):
@@ -109,7 +109,7 @@ def test_two_steps_lower_the_loss_on_one_batch(datamodule: MultiDomainDataModule
     with torch.no_grad():
         after = loss()
     assert after < first.detach() - 0.05, (first.item(), after.item())
-    assert any(not torch.equal(a, b) for a, b in zip(before_vision, vision.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_vision, vision.parameters(), strict=False))
 
 
 def test_tiny_base_configs_parse() -> None:

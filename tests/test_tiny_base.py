@@ -44,7 +44,7 @@ def outputs() -> dict[str, tuple[list[float], list[float]]]:
     settings = GenerationSettings(max_new_tokens=64, do_sample=False)
     out = {}
     with torch.no_grad():
-        for bench, loader in zip(dm.eval_benchmarks, dm.val_dataloader()):
+        for bench, loader in zip(dm.eval_benchmarks, dm.val_dataloader(), strict=False):
             scores: list[float] = []
             formats: list[float] = []
             for batch in loader:

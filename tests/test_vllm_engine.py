@@ -36,7 +36,8 @@ def engine_and_bundle():
 def _rollout(engine, bundle, settings=None):
     samples = _samples()
     inputs = repeat_inputs(process_prompts(bundle.processor, samples), samples, G)
-    out = engine.generate(bundle.model, bundle.processor, samples, inputs, settings or GenerationSettings(max_new_tokens=10), G)
+    out = engine.generate(bundle.model, bundle.processor, samples, inputs,
+                          settings or GenerationSettings(max_new_tokens=10), G)
     return inputs, out
 
 

@@ -95,7 +95,8 @@ class ChartQASource(BenchmarkSource):
         if "query" in row:  # HuggingFaceM4/ChartQA
             question, answers = _text(self.field(row, "query"), "query"), _answers(self.field(row, "label"), "label")
         else:
-            question, answers = _text(self.field(row, "question"), "question"), _answers(self.field(row, "answer"), "answer")
+            question, answers = (_text(self.field(row, "question"), "question"),
+                                 _answers(self.field(row, "answer"), "answer"))
         if self.prompt_style == "lmms_eval":
             question = f"{question}\nAnswer the question with a single word."
         return Record(question, images, answers, self.base_meta(images))
@@ -207,7 +208,8 @@ class MMMUSource(BenchmarkSource):
             raise BadSampleError("multiple-choice row without options")
         if self.prompt_style == "lmms_eval":
             if question_type == "multiple-choice":
-                prompt = f"{question}\n{_lettered(options)}\n\nAnswer with the option's letter from the given choices directly."
+                prompt = (f"{question}\n{_lettered(options)}\n\n"
+                          "Answer with the option's letter from the given choices directly.")
             else:
                 prompt = f"{question}\n\nAnswer the question using a single word or phrase."
         elif question_type == "multiple-choice":
@@ -215,7 +217,8 @@ class MMMUSource(BenchmarkSource):
         else:
             prompt = question
         referred = sorted({int(n) for n in _IMAGE_TOKEN_RE.findall(prompt) if 1 <= int(n) <= 7})
-        keys = [f"image_{i}" for i in referred] or [f"image_{i}" for i in range(1, 8) if row.get(f"image_{i}") is not None]
+        keys = ([f"image_{i}" for i in referred]
+                or [f"image_{i}" for i in range(1, 8) if row.get(f"image_{i}") is not None])
         if not keys:
             raise BadSampleError("row has no image (image_1 .. image_7 are all empty)")
         images = [self.prepare_image(self.open_image(self.field(row, k), k))[0] for k in keys]

@@ -14,6 +14,7 @@ which domains each needs and the runs that measure it.
 from __future__ import annotations
 
 import numpy as np
+
 from datamodules.sample import Record
 from datamodules.synthetic.base import COLORS, SHAPES, Box, SyntheticSource, draw_shape, options_text, pick, place_box
 from rewards.composite import VerifierSpec
