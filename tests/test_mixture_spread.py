@@ -18,8 +18,8 @@ DOMAINS = ("a", "b", "c")
 
 def _record(weights: dict[str, float], in_score: float, out_score: float, seed: int) -> RunRecord:
     total = sum(weights.values())
-    return RunRecord(weights={d: w / total for d, w in weights.items()}, scores={"x": in_score, "y": out_score}, in_score=in_score,
-                     out_score=out_score, steps=10, seed=seed, stage="val")
+    return RunRecord(weights={d: w / total for d, w in weights.items()}, scores={"x": in_score, "y": out_score},
+                     in_score=in_score, out_score=out_score, steps=10, seed=seed, stage="val")
 
 
 def test_mixtures_are_named_by_their_design() -> None:
