@@ -97,6 +97,27 @@ def place_box(
     return None
 
 
+
+def place_boxes(rng: np.random.Generator, image_size: int, n: int, side: tuple[int, int]) -> list[Box]:
+    """``n`` non-overlapping square boxes with sides in ``side``, drawn again from scratch until all fit.
+
+    Callers keep ``n * side`` well inside the image, so a retry is rare.
+    """
+    while True:
+        boxes: list[Box] = []
+        for _ in range(n):
+            box = place_box(rng, image_size, side, boxes, tries=100)
+            if box is not None:
+                boxes.append(box)
+        if len(boxes) == n:
+            return boxes
+
+
+def draw_random_shapes(draw: ImageDraw.ImageDraw, rng: np.random.Generator, boxes: Sequence[Box]) -> None:
+    """One shape of a random kind and colour in each box."""
+    for box in boxes:
+        draw_shape(draw, pick(rng, SHAPES), box, COLORS[pick(rng, list(COLORS))])
+
 def options_text(options: Sequence[str]) -> str:
     """``"Options: A. x, B. y, ..."`` as the question text lists them."""
     return "Options: " + ", ".join(f"{'ABCDEFGH'[i]}. {o}" for i, o in enumerate(options))

@@ -16,7 +16,17 @@ from __future__ import annotations
 import numpy as np
 
 from datamodules.sample import Record
-from datamodules.synthetic.base import COLORS, SHAPES, Box, SyntheticSource, draw_shape, options_text, pick, place_box
+from datamodules.synthetic.base import (
+    COLORS,
+    SHAPES,
+    SyntheticSource,
+    draw_random_shapes,
+    draw_shape,
+    options_text,
+    pick,
+    place_box,
+    place_boxes,
+)
 from rewards.composite import VerifierSpec
 
 _COLOR_NAMES = list(COLORS)
@@ -31,17 +41,9 @@ class SyntheticCounting(SyntheticSource):
     def generate(self, rng: np.random.Generator) -> Record:
         s = self.image_size
         n = int(rng.integers(1, 5))
-        while True:  # four shapes of at most 30 px fit in a 112 px image; retries are rare
-            boxes: list[Box] = []
-            for _ in range(n):
-                box = place_box(rng, s, (s // 5, s // 4 + 2), boxes, tries=100)
-                if box is not None:
-                    boxes.append(box)
-            if len(boxes) == n:
-                break
+        boxes = place_boxes(rng, s, n, (s // 5, s // 4 + 2))
         image, draw = self.canvas()
-        for box in boxes:
-            draw_shape(draw, pick(rng, SHAPES), box, COLORS[pick(rng, _COLOR_NAMES)])
+        draw_random_shapes(draw, rng, boxes)
         return Record("How many shapes are in the image? Answer with a number.", [image], str(n),
                       {"template": f"counting/{n}"})
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from datamodules.sample import Record
-from datamodules.synthetic.base import COLORS, SHAPES, Box, SyntheticSource, draw_shape, pick, place_box
+from datamodules.synthetic.base import (
+    COLORS,
+    SHAPES,
+    SyntheticSource,
+    draw_random_shapes,
+    draw_shape,
+    pick,
+    place_box,
+    place_boxes,
+)
 from rewards.composite import VerifierSpec
 
 _COLOR_NAMES = list(COLORS)
@@ -31,17 +40,9 @@ class SyntheticObjects(SyntheticSource):
     def generate(self, rng: np.random.Generator) -> Record:
         s = self.image_size
         n = int(rng.integers(1, 3))
-        while True:  # two shapes of at most 41 px always fit in a 112 px image; retries are rare
-            boxes: list[Box] = []
-            for _ in range(n):
-                box = place_box(rng, s, (s // 4, s // 3 + 4), boxes, tries=100)
-                if box is not None:
-                    boxes.append(box)
-            if len(boxes) == n:
-                break
+        boxes = place_boxes(rng, s, n, (s // 4, s // 3 + 4))
         image, draw = self.canvas()
-        for box in boxes:
-            draw_shape(draw, pick(rng, SHAPES), box, COLORS[pick(rng, _COLOR_NAMES)])
+        draw_random_shapes(draw, rng, boxes)
         boxes.sort()
         question = f"Find every shape in the image and output their bounding boxes {self.box_hint()}."
         return Record(question, [image], boxes, {"template": f"objects/{n}"})
