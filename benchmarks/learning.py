@@ -38,12 +38,25 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from lightning_modules.completion_scores import eval_scores  # noqa: E402
 from lightning_modules.rollout import generate, process_prompts  # noqa: E402
 from main import main  # noqa: E402
 from rewards.parsing import extract_answer  # noqa: E402
 
 FORMAT = "think_answer_format"
+
+
+def _complete(module: Any, rows: list[Any], settings: Any) -> list[str]:
+    """The policy's completions of ``rows`` (one per row) under ``settings``."""
+    inputs = {k: v.to(module.device) if isinstance(v, torch.Tensor) else v
+              for k, v in process_prompts(module.processor, rows).items()}
+    return generate(module.model, module.processor, inputs, settings).texts
+
+
+def _score(reward: Any, rows: list[Any], texts: list[str]) -> tuple[list[float], list[float], list[float]]:
+    """One pass of the domain's verifiers: the metric (primary verifier, no format gate), format rate, total."""
+    out = reward(texts, [s.solution for s in rows], [s.meta for s in rows])
+    formats = list(out.results[FORMAT].scores) if FORMAT in out.results else [float("nan")] * len(rows)
+    return list(out.results[reward.primary].scores), formats, out.total.tolist()
 
 
 @torch.no_grad()
@@ -68,19 +81,16 @@ def evaluate(module: Any, datamodule: Any) -> dict[str, dict[str, Any]]:
         formats: list[float] = []
         by_template: dict[str, list[float]] = {}
         answers: dict[str, Counter[str]] = {}
+        reward = datamodule.rewards[bench.name]
         for batch in loader:
-            inputs = {k: v.to(module.device) if isinstance(v, torch.Tensor) else v
-                      for k, v in process_prompts(module.processor, batch).items()}
-            texts = generate(module.model, module.processor, inputs, module.eval_generation).texts
-            batch_scores = eval_scores(batch, texts, datamodule.rewards)
+            texts = _complete(module, batch, module.eval_generation)
+            batch_scores, batch_formats, _ = _score(reward, batch, texts)
             scores += batch_scores
+            formats += batch_formats
             for sample, score, text in zip(batch, batch_scores, texts, strict=False):
                 template = str(sample.meta.get("template", bench.name))
                 by_template.setdefault(template, []).append(score)
                 answers.setdefault(template, Counter())[(extract_answer(text) or "").strip()[:24]] += 1
-            reward = datamodule.rewards[bench.name]
-            result = reward(texts, [s.solution for s in batch], [s.meta for s in batch]).results
-            formats += list(result[FORMAT].scores) if FORMAT in result else [float("nan")] * len(batch)
         out[bench.name] = {"score": sum(scores) / len(scores), "format": sum(formats) / len(formats),
                            "n": float(len(scores)), "role": 1.0 if bench.role == "in" else 0.0,
                            "templates": {t: {"score": sum(v) / len(v), "n": float(len(v)),
@@ -112,11 +122,7 @@ def sampled_groups(module: Any, datamodule: Any, group_size: int) -> dict[str, d
         reward = datamodule.rewards[bench.name]
         for batch in loader:
             rows = [s for s in batch for _ in range(group_size)]
-            inputs = {k: v.to(module.device) if isinstance(v, torch.Tensor) else v
-                      for k, v in process_prompts(module.processor, rows).items()}
-            texts = generate(module.model, module.processor, inputs, module.generation).texts
-            scores = eval_scores(rows, texts, datamodule.rewards)
-            totals = reward(texts, [s.solution for s in rows], [s.meta for s in rows]).total.tolist()
+            scores, _, totals = _score(reward, rows, _complete(module, rows, module.generation))
             for g in range(len(batch)):
                 group = slice(g * group_size, (g + 1) * group_size)
                 passes += max(scores[group]) >= 0.5
