@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 
 from datamodules.sample import Sample
-from rewards.boxes import box_meta, check_box, format_box, from_pixels
+from rewards.box_verifiers import MultiBoxIoU
+from rewards.boxes import format_box, from_pixels
 from rewards.composite import DomainReward
 
 
@@ -82,9 +83,8 @@ def plain_boxes(sample: Sample) -> str:
     solution = sample.solution
     boxes = (solution if isinstance(solution, list) and solution and isinstance(solution[0], (list, tuple))
              else [solution])
-    try:
-        box_format, image_size = box_meta(sample.meta)
-        checked = [check_box(b, f"solution[{i}]", image_size) for i, b in enumerate(boxes)]
+    try:  # the multi-box verifier's own check of its ground truth
+        checked, box_format, image_size = MultiBoxIoU().prepare_solution(boxes, sample.meta)
     except ValueError as err:
         raise ValueError(f"sample {sample.id!r} ({sample.domain}): an answer template uses {{boxes}}, "
                          f"which needs box solutions: {err}") from None

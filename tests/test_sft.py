@@ -135,3 +135,18 @@ def test_tiny_base_configs_parse() -> None:
     assert set(run) <= set(stage2)
     assert all(stage2[name][0] == kind for name, (kind, _) in run.items())
     assert {seed for _, seed in stage2.values()}.isdisjoint(seed for _, seed in run.values())
+
+
+def test_boxes_answer_template_writes_every_box_and_scores_the_maximum() -> None:
+    from datamodules.sample import Sample
+    from lightning_modules.sft_targets import plain_boxes
+    from rewards.registry import build_verifier
+
+    meta = {"image_size": [112, 112], "box_format": "pixel"}
+    sample = Sample("objects/train/0", "objects", [], "q", [[10, 12, 40, 44], [60, 50, 100, 90]], meta)
+    answer = plain_boxes(sample)
+    assert answer == "[[10, 12, 40, 44], [60, 50, 100, 90]]"
+    completion = f"<think>\nx\n</think>\n<answer>\n{answer}\n</answer>"
+    assert build_verifier("multi_box_iou").score([completion], [sample.solution], [meta]).scores == [1.0]
+    with pytest.raises(ValueError, match=r"uses \{boxes\}, which needs box solutions"):
+        plain_boxes(Sample("geometry/train/0", "geometry", [], "q", "B", meta))
