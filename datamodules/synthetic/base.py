@@ -128,11 +128,6 @@ def pick(rng: np.random.Generator, items: Sequence[str]) -> str:
     return items[int(rng.integers(len(items)))]
 
 
-def center(box: Sequence[int]) -> tuple[float, float]:
-    """Centre ``(x, y)`` of a box."""
-    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-
-
 class _SyntheticSplit(SourceSplit):
     def __init__(self, source: SyntheticSource, part: Part, size: int) -> None:
         self.source = source
@@ -194,10 +189,6 @@ class SyntheticSource(Source):
         """A white RGB image of ``image_size`` and a drawer on it."""
         image = Image.new("RGB", (self.image_size, self.image_size), (255, 255, 255))
         return image, ImageDraw.Draw(image)
-
-    def sides(self, low: float, high: float) -> tuple[int, int]:
-        """Range of shape sides in pixels, as fractions ``low``..``high`` of the image side (so scenes scale)."""
-        return int(self.image_size * low), int(self.image_size * high)
 
     def box_hint(self) -> str:
         """How the question asks for boxes in ``box_format``."""
