@@ -2,7 +2,7 @@
 
 GRPO learns only from reward differences inside a group, so the base must get some answers right, with the
 image (above what the question text alone is worth); it must also stay below the maximum so that RL, and
-different mixtures, have room to differ (docs/WORLD.md, "The base").
+different mixtures, have room to differ (docs/WORLD.md, "The base model").
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ TEXT_ONLY = {"objects": 0.033, "referring": 0.306, "geometry": 0.25, "spatial": 
 @pytest.fixture(scope="module")
 def outputs() -> dict[str, tuple[list[float], list[float]]]:
     """benchmark -> (scores, format scores) of the shipped base's greedy completions."""
-    config = yaml.safe_load((ROOT / "configs" / "mix.yaml").read_text())["data"]
+    run = yaml.safe_load((ROOT / "configs" / "mix.yaml").read_text())
+    config = run["data"]
     for domain in config["init_args"]["domains"]:
         domain["eval_max_samples"] = SAMPLES
     parser = ArgumentParser()
@@ -41,7 +42,7 @@ def outputs() -> dict[str, tuple[list[float], list[float]]]:
     dm.setup("validate")
     bundle = HFPolicy(model_name_or_path=str(BASE)).build(need_reference=False)
     model, processor = bundle.model.eval(), bundle.processor
-    settings = GenerationSettings(max_new_tokens=64, do_sample=False)
+    settings = GenerationSettings(**run["model"]["init_args"]["eval_generation"])  # the main job's decoding
     out = {}
     with torch.no_grad():
         for bench, loader in zip(dm.eval_benchmarks, dm.val_dataloader(), strict=False):
