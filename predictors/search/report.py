@@ -40,13 +40,33 @@ def verdict(best: MixtureResult, uniform: MixtureResult | None, target: str) -> 
     )
 
 
+# Below this posterior sd (what prints as 0.0000) the fit has no signal left: a flat GP.
+_FLAT_SD = 5e-5
+
+
 def _gp_lines(s: SearchSummary, gp: GPFindings) -> list[str]:
     t = s.target
+    loo = (
+        f"- GP leave-one-out RMSE over {gp.n} mixtures: {gp.loo_rmse:.4f} "
+        f"(the target's spread: sd {gp.target_sd:.4f})."
+    )
+    if gp.at_best[1] < _FLAT_SD:
+        # A near-zero signal variance explains every difference between runs as noise; "± 0.0000" and
+        # P = 0.50 would read as certainty, so say what the fit means instead.
+        return [
+            f"- {gp.verdict.sentence}",
+            f"- The GP is flat: it explains every difference between these runs as noise (posterior sd below "
+            f"{_FLAT_SD:g} everywhere) and predicts {t} {gp.at_best[0]:.4f} for any mixture, so it ranks none of "
+            "them; more runs or replicates of the best mixtures are needed before it can.",
+            loo,
+            f"- GP: kernel {gp.kernel}, mean {gp.mean}, warp {gp.warp}, lengthscale prior {gp.prior}; "
+            f"noise sd {gp.noise_sd:.4f} (floor {s.noise_floor}).",
+            "",
+        ]
     lines = [
         f"- {gp.verdict.sentence}",
         f"- GP posterior {t} at the recommended mixture: {gp.at_best[0]:.4f} ± {gp.at_best[1]:.4f} (1 sd).",
-        f"- GP leave-one-out RMSE over {gp.n} mixtures: {gp.loo_rmse:.4f} "
-        f"(the target's spread: sd {gp.target_sd:.4f}).",
+        loo,
     ]
     if gp.vs_uniform is not None:
         d_mean, d_std, prob = gp.vs_uniform
