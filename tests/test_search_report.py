@@ -10,7 +10,6 @@ from predictors.search.report import _gp_lines
 from predictors.search.summary import GPFindings
 from predictors.validation import RankingVerdict
 
-
 _SEARCH = SimpleNamespace(target="out_score", noise_floor=0.01, means=["constant"])
 
 
