@@ -44,30 +44,17 @@ def verdict(best: MixtureResult, uniform: MixtureResult | None, target: str) -> 
 _FLAT_SD = 5e-5
 
 
-def _gp_lines(s: SearchSummary, gp: GPFindings) -> list[str]:
-    t = s.target
-    loo = (
-        f"- GP leave-one-out RMSE over {gp.n} mixtures: {gp.loo_rmse:.4f} "
-        f"(the target's spread: sd {gp.target_sd:.4f})."
-    )
+def _posterior_lines(t: str, gp: GPFindings) -> list[str]:
+    """What the GP posterior says of the recommended mixture, uniform and its own argmax."""
     if gp.at_best[1] < _FLAT_SD:
         # A near-zero signal variance explains every difference between runs as noise; "± 0.0000" and
         # P = 0.50 would read as certainty, so say what the fit means instead.
         return [
-            f"- {gp.verdict.sentence}",
             f"- The GP is flat: it explains every difference between these runs as noise (posterior sd below "
-            f"{_FLAT_SD:g} everywhere) and predicts {t} {gp.at_best[0]:.4f} for any mixture, so it ranks none of "
-            "them; more runs or replicates of the best mixtures are needed before it can.",
-            loo,
-            f"- GP: kernel {gp.kernel}, mean {gp.mean}, warp {gp.warp}, lengthscale prior {gp.prior}; "
-            f"noise sd {gp.noise_sd:.4f} (floor {s.noise_floor}).",
-            "",
+            f"{_FLAT_SD:g} at the recommended mixture) and predicts {t} {gp.at_best[0]:.4f} there, so it ranks "
+            "none of them; more runs or replicates of the best mixtures are needed before it can."
         ]
-    lines = [
-        f"- {gp.verdict.sentence}",
-        f"- GP posterior {t} at the recommended mixture: {gp.at_best[0]:.4f} ± {gp.at_best[1]:.4f} (1 sd).",
-        loo,
-    ]
+    lines = [f"- GP posterior {t} at the recommended mixture: {gp.at_best[0]:.4f} ± {gp.at_best[1]:.4f} (1 sd)."]
     if gp.vs_uniform is not None:
         d_mean, d_std, prob = gp.vs_uniform
         lines.append(
@@ -78,6 +65,16 @@ def _gp_lines(s: SearchSummary, gp: GPFindings) -> list[str]:
         f"- GP argmax (predicted, not run): `{_mix(gp.argmax)}` with {t} {gp.argmax_prediction[0]:.4f} ± "
         f"{gp.argmax_prediction[1]:.4f}; run it to confirm."
     )
+    return lines
+
+
+def _gp_lines(s: SearchSummary, gp: GPFindings) -> list[str]:
+    lines = [
+        f"- {gp.verdict.sentence}",
+        *_posterior_lines(s.target, gp),
+        f"- GP leave-one-out RMSE over {gp.n} mixtures: {gp.loo_rmse:.4f} "
+        f"(the target's spread: sd {gp.target_sd:.4f}).",
+    ]
     chosen = f"- GP: kernel {gp.kernel}, mean {gp.mean}"
     if len(s.means) > 1 and gp.mean_choice is not None:
         errors = ", ".join(f"{m} {e:.4g}" for m, e in gp.mean_choice.errors.items())
