@@ -12,7 +12,8 @@ and prints, per mixture (its runs averaged), In-Score, Out-Score and every bench
   (default uniform; at least 2 runs with different seeds);
 - the span (max - min over mixtures) of each, in those standard deviations, over the seed design
   (each domain alone, each left out, uniform), and over every mixture;
-- the best single-domain and the best exclude-one mixture by Out-Score, and their difference in sds.
+- the best single-domain and the best exclude-one mixture by Out-Score, and their difference in sds;
+- every mixture with >= 2 runs against the replicated one, on Out-Score, in sds and in standard errors.
 
 The figures say how far apart mixtures are relative to seed noise; they are not a significance test.
 """
@@ -21,72 +22,43 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from predictors.records import RunRecord, read_records  # noqa: E402
+from predictors.search.summary import MixtureResult, group_by_mixture  # noqa: E402
 
 
-def mixture_key(weights: dict[str, float]) -> tuple[tuple[str, float], ...]:
-    """A mixture as a hashable, normalised, rounded key (runs of one mixture share it)."""
-    total = sum(weights.values())
-    return tuple(sorted((d, round(w / total, 3)) for d, w in weights.items()))
+def group(records: list[RunRecord]) -> list[MixtureResult]:
+    """Runs with both scores, by mixture, best Out-Score first.
+
+    Raises:
+        SystemExit: if the records do not all name the same domains.
+    """
+    scored = [r for r in records if r.status == "ok" and r.in_score is not None and r.out_score is not None]
+    names = {tuple(sorted(r.weights)) for r in scored}
+    if len(names) > 1:
+        raise SystemExit(f"the records mix domain sets {sorted(names)}; summarise one world at a time")
+    return group_by_mixture(scored, next(iter(names), ()), "out_score")
 
 
-def kind(key: tuple[tuple[str, float], ...]) -> str:
-    """``single``, ``exclude_one``, ``uniform`` or ``other``, from the mixture's non-zero weights."""
-    used = [w for _, w in key if w > 0]
-    if len(used) == 1:
-        return "single"
-    if len(used) == len(key) and max(used) - min(used) < 1e-3:
-        return "uniform"
-    if len(used) == len(key) - 1 and max(used) - min(used) < 1e-3:
-        return "exclude_one"
-    return "other"
-
-
-def label(key: tuple[tuple[str, float], ...]) -> str:
-    """A short name: ``uniform``, ``only objects``, ``without geometry`` or the weights."""
-    k = kind(key)
-    if k == "uniform":
-        return "uniform"
-    if k == "single":
-        return "only " + next(d for d, w in key if w > 0)
-    if k == "exclude_one":
-        return "without " + next(d for d, w in key if w == 0)
-    return ", ".join(f"{d} {w:.2f}" for d, w in key)
-
-
-def group(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
-    """Successful records by mixture."""
-    out: dict[tuple, list[RunRecord]] = defaultdict(list)
-    for r in records:
-        if r.status == "ok" and r.in_score is not None and r.out_score is not None:
-            out[mixture_key(r.weights)].append(r)
-    return dict(out)
-
-
-def summarise(runs: dict[tuple, list[RunRecord]], replicated: str) -> dict:
+def summarise(results: list[MixtureResult], replicated: str) -> dict:
     """The table rows and the spread figures (see the module docstring)."""
-    rows = []
-    for key, recs in runs.items():
-        bench = sorted({b for r in recs for b in r.scores})
-        rows.append({"mixture": label(key), "kind": kind(key), "runs": len(recs),
-                     "in": statistics.mean(r.in_score for r in recs),
-                     "out": statistics.mean(r.out_score for r in recs),
-                     "scores": {b: statistics.mean(r.scores[b] for r in recs if b in r.scores) for b in bench}})
-    rows.sort(key=lambda row: -row["out"])
-    rep = [recs for key, recs in runs.items() if label(key) == replicated]
-    if not rep or len(rep[0]) < 2:
+    rows = [{"mixture": m.label, "kind": m.design, "runs": m.runs, "in": m.in_score, "out": m.out_score,
+             "scores": m.scores} for m in results]
+    rep = next((m for m in results if m.label == replicated), None)
+    if rep is None or rep.runs < 2:
         raise SystemExit(f"need >= 2 runs of the {replicated!r} mixture for a replicate sd; found "
-                         f"{len(rep[0]) if rep else 0}")
-    sd = {m: statistics.stdev(getattr(r, f"{m}_score") for r in rep[0]) for m in ("in", "out")}
-    out: dict = {"rows": rows, "replicate_sd": sd, "replicates": len(rep[0])}
+                         f"{rep.runs if rep else 0}")
+    sd = {m: statistics.stdev(getattr(r, f"{m}_score") for r in rep.members) for m in ("in", "out")}
+    if min(sd.values()) == 0:
+        raise SystemExit(f"the {replicated!r} runs score identically ({sd}); no replicate sd to compare against")
+    out: dict = {"rows": rows, "replicate_sd": sd, "replicates": rep.runs}
     for name, chosen in (("seed_design", [r for r in rows if r["kind"] != "other"]), ("all", rows)):
         out[f"span_{name}"] = {m: (max(r[m] for r in chosen) - min(r[m] for r in chosen)) / sd[m]
                                for m in ("in", "out")} if chosen else None
@@ -96,6 +68,14 @@ def summarise(runs: dict[tuple, list[RunRecord]], replicated: str) -> dict:
         best_s, best_e = max(singles, key=lambda r: r["out"]), max(excl, key=lambda r: r["out"])
         out["best_single"], out["best_exclude_one"] = best_s["mixture"], best_e["mixture"]
         out["exclude_one_minus_single_out_sd"] = (best_e["out"] - best_s["out"]) / sd["out"]
+    # Replicated mixtures against the reference: the difference in replicate sds and in standard errors of the
+    # difference of two means (the sd taken as every mixture's), so claims need >= 2 runs on both sides.
+    out["vs_replicated"] = [
+        {"mixture": r["mixture"], "runs": r["runs"],
+         "out_sd": (r["out"] - rep.out_score) / sd["out"],
+         "out_se": (r["out"] - rep.out_score) / (sd["out"] * math.sqrt(1 / r["runs"] + 1 / rep.runs))}
+        for r in rows if r["runs"] >= 2 and r["mixture"] != replicated
+    ]
     return out
 
 
@@ -118,6 +98,9 @@ def render(summary: dict) -> str:
     if "best_single" in summary:
         lines.append(f"Best exclude-one ({summary['best_exclude_one']}) minus best single ({summary['best_single']}) "
                      f"on Out-Score: {summary['exclude_one_minus_single_out_sd']:+.1f} sd.")
+    for v in summary["vs_replicated"]:
+        lines.append(f"{v['mixture']} ({v['runs']} runs) minus the replicated mixture on Out-Score: "
+                     f"{v['out_sd']:+.1f} sd ({v['out_se']:+.1f} standard errors).")
     return "\n".join(lines)
 
 

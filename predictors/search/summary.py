@@ -32,7 +32,7 @@ class MixtureResult:
         weights: the mixture (search domain order).
         runs: how many successful runs.
         target: mean target; in_score / out_score: means (NaN if unknown).
-        run_ids: the runs averaged.
+        members: the runs averaged.
         origin: what proposed it (first run's origin).
     """
 
@@ -41,8 +41,59 @@ class MixtureResult:
     target: float
     in_score: float
     out_score: float
-    run_ids: list[str]
+    members: list[RunRecord] = field(repr=False)
     origin: str
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The ids of the runs averaged."""
+        return [r.run_id for r in self.members]
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Each benchmark's mean over the runs that scored it, by benchmark name (sorted)."""
+        names = sorted({b for r in self.members for b in r.scores})
+        return {b: _mean([r.scores.get(b) for r in self.members]) for b in names}
+
+    @property
+    def design(self) -> str:
+        """Its place in the seed design: see :func:`design_role`."""
+        return design_role(self.weights)
+
+    @property
+    def label(self) -> str:
+        """A short name: see :func:`mixture_label`."""
+        return mixture_label(self.weights)
+
+
+def design_role(weights: dict[str, float], tol: float = 1e-3) -> str:
+    """``single``, ``exclude_one``, ``uniform`` or ``other``, from a mixture's non-zero weights.
+
+    Args:
+        weights: the mixture, every domain named (zeros included).
+        tol: how far apart the non-zero weights may be and still count as equal.
+    """
+    used = [w for w in weights.values() if w > 0]
+    if len(used) == 1:
+        return "single"
+    equal = max(used) - min(used) < tol
+    if equal and len(used) == len(weights):
+        return "uniform"
+    if equal and len(used) == len(weights) - 1:
+        return "exclude_one"
+    return "other"
+
+
+def mixture_label(weights: dict[str, float]) -> str:
+    """``uniform``, ``only objects``, ``without geometry``, or the weights (domains sorted, 2 decimals)."""
+    role = design_role(weights)
+    if role == "uniform":
+        return "uniform"
+    if role == "single":
+        return "only " + next(d for d, w in weights.items() if w > 0)
+    if role == "exclude_one":
+        return "without " + next(d for d, w in weights.items() if w == 0)
+    return ", ".join(f"{d} {weights[d]:.2f}" for d in sorted(weights))
 
 
 def _mean(values: Sequence[float | None]) -> float:
@@ -69,7 +120,7 @@ def group_by_mixture(records: Sequence[RunRecord], domains: Sequence[str], targe
             target=_mean([getattr(r, target) for r in rs]),
             in_score=_mean([r.in_score for r in rs]),
             out_score=_mean([r.out_score for r in rs]),
-            run_ids=[r.run_id for r in rs],
+            members=list(rs),
             origin=origin(rs[0]),
         )
         for key, rs in groups.items()
