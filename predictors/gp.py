@@ -317,6 +317,17 @@ class GPSurrogate:
         noise = lik.second_noise if isinstance(lik, FixedNoiseGaussianLikelihood) else lik.noise
         return float(self.model.outcome_transform.stdvs.squeeze()) * float(noise.detach().reshape(-1)[0]) ** 0.5
 
+    def signal_sd(self) -> float:
+        """The kernel's prior sd of the latent score at the training mixtures (root mean square), target units.
+
+        Next to :meth:`noise_sd` it says how much of the runs' differences the fit explains: a signal sd far
+        below the noise sd is a flat fit that puts every difference down to noise.
+        """
+        x = self.model.train_inputs[0]
+        with torch.no_grad():
+            prior_var = self.model.covar_module(x).to_dense().diagonal(dim1=-2, dim2=-1)
+        return float(self.model.outcome_transform.stdvs.squeeze()) * float(prior_var.clamp_min(0).mean()) ** 0.5
+
     def difference(self, a: Tensor, b: Tensor) -> tuple[float, float, float]:
         """Posterior of ``f(a) - f(b)`` for two ``d`` mixtures: ``(mean, std, P(f(a) > f(b)))`` in target units.
 

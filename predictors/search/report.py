@@ -40,19 +40,19 @@ def verdict(best: MixtureResult, uniform: MixtureResult | None, target: str) -> 
     )
 
 
-# Below this posterior sd (what prints as 0.0000) the fit has no signal left: a flat GP.
-_FLAT_SD = 5e-5
+# A kernel whose prior sd is under this fraction of the noise sd explains every difference between runs as noise.
+_FLAT_SIGNAL_TO_NOISE = 0.01
 
 
 def _posterior_lines(t: str, gp: GPFindings) -> list[str]:
     """What the GP posterior says of the recommended mixture, uniform and its own argmax."""
-    if gp.at_best[1] < _FLAT_SD:
-        # A near-zero signal variance explains every difference between runs as noise; "± 0.0000" and
-        # P = 0.50 would read as certainty, so say what the fit means instead.
+    if gp.signal_sd < _FLAT_SIGNAL_TO_NOISE * gp.noise_sd:
+        # "± 0.0000" and P = 0.50 would read as certainty, so say what the fit means instead.
         return [
-            f"- The GP is flat: it explains every difference between these runs as noise (posterior sd below "
-            f"{_FLAT_SD:g} at the recommended mixture) and predicts {t} {gp.at_best[0]:.4f} there, so it ranks "
-            "none of them; more runs or replicates of the best mixtures are needed before it can."
+            f"- The GP is flat: its signal sd ({gp.signal_sd:.2g}) is under {_FLAT_SIGNAL_TO_NOISE:g} of its noise "
+            f"sd ({gp.noise_sd:.2g}), so it explains every difference between these runs as noise and predicts "
+            f"{t} {gp.at_best[0]:.4f} everywhere; it ranks none of them, and more runs or replicates of the best "
+            "mixtures are needed before it can."
         ]
     lines = [f"- GP posterior {t} at the recommended mixture: {gp.at_best[0]:.4f} ± {gp.at_best[1]:.4f} (1 sd)."]
     if gp.vs_uniform is not None:

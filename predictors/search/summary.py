@@ -142,6 +142,7 @@ class GPFindings:
         argmax: the GP's predicted best mixture, with its posterior ``(mean, sd)``.
         kernel, mean, warp, prior: the model; mean_choice: how the mean was chosen.
         noise_measured: whether repeated mixtures measured the noise; noise_sd: the GP's noise sd.
+        signal_sd: the kernel's prior sd at the runs (:meth:`predictors.gp.GPSurrogate.signal_sd`).
     """
 
     n: int
@@ -160,6 +161,7 @@ class GPFindings:
     mean_choice: MeanChoice | None
     noise_measured: bool
     noise_sd: float
+    signal_sd: float
 
 
 @dataclass
@@ -226,6 +228,7 @@ def gp_findings(
         mean_choice=surrogate.mean_choice,
         noise_measured=table.noise is not None,
         noise_sd=surrogate.noise_sd(),
+        signal_sd=surrogate.signal_sd(),
     )
 
 
