@@ -3,6 +3,7 @@
 Reads run records (``predictors.records``) of many mixtures on one world — the seed design (each domain alone,
 each left out, uniform) with replicates, the search's own heuristics and proposals, and Dirichlet draws::
 
+    python benchmarks/mixture_map.py --print_draws 26      # Dirichlet(1) mixtures for the search's --extra_mixtures
     python benchmarks/mixture_map.py runs/search/records runs/map/records
     python benchmarks/mixture_map.py runs/*/records --budgets 14 18 22 --replays 10
 
@@ -27,6 +28,7 @@ that were run, not what a continuous search would reach. Not a timed test.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -45,7 +47,7 @@ from predictors.records import read_records  # noqa: E402
 from predictors.run_table import RunTable  # noqa: E402
 from predictors.search.summary import MixtureResult  # noqa: E402
 from predictors.strategies import AlphaCredit, BayesOptBatch, ExcludeOneDrop, InclusionRidge  # noqa: E402
-from predictors.strategies.base import seed_mixtures  # noqa: E402
+from predictors.strategies.base import dirichlet_pool, seed_mixtures  # noqa: E402
 
 SEARCH_GP = GPOptions(priors=[0.1, 0.3, 1.0, "dim_scaled"], warps=["none", "sqrt"], noise_floor=0.01,
                       means=["constant", "peak"])  # configs/search.yaml's candidates
@@ -175,6 +177,15 @@ def random_order(world: RunMap, rng: np.random.Generator, budgets: list[int]) ->
     return regrets
 
 
+def draws(domains: list[str], num: int, seed: int) -> list[dict[str, float]]:
+    """``num`` Dirichlet(1) mixtures over ``domains``, rounded to 3 decimals and still summing to 1."""
+    out = []
+    for row in dirichlet_pool(len(domains), num, seed=seed)[:num].tolist():  # the pool appends the seed design
+        w = [round(v, 3) for v in row[:-1]]
+        out.append(dict(zip(domains, [*w, round(1 - sum(w), 3)], strict=True)))
+    return out
+
+
 def describe(world: RunMap, top: int) -> str:
     """The map in Markdown: its size, the replicate sd and the best mixtures by true score."""
     runs = sum(m.runs for m in world.results)
@@ -195,12 +206,22 @@ def describe(world: RunMap, top: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("record_dirs", nargs="+", help="directories of run records")
+    parser.add_argument("record_dirs", nargs="*", help="directories of run records")
+    parser.add_argument("--print_draws", type=int, default=0, metavar="N",
+                        help="print N Dirichlet mixtures as JSON (for --extra_mixtures) and exit")
+    parser.add_argument("--draw_seed", type=int, default=2026, help="seed of --print_draws")
+    parser.add_argument("--domains", nargs="+", default=["objects", "referring", "geometry", "spatial", "science"],
+                        help="domains of --print_draws (configs/mix.yaml's)")
     parser.add_argument("--budgets", nargs="+", type=int, default=[11, 14, 18, 22],
                         help="numbers of runs (seed runs included) at which each strategy recommends")
     parser.add_argument("--replays", type=int, default=5, help="replays per strategy (replicate draws, orders)")
     parser.add_argument("--top", type=int, default=10, help="mixtures listed in the map table")
     args = parser.parse_args(argv)
+    if args.print_draws:
+        print(json.dumps(draws(args.domains, args.print_draws, args.draw_seed)))
+        return
+    if not args.record_dirs:
+        parser.error("give directories of run records (or --print_draws N)")
     world = RunMap(group([r for d in args.record_dirs for r in read_records(d).records]))
     budgets = sorted(set(args.budgets))
     if budgets[0] < len(world.seeds) or budgets[-1] > len(world.results):

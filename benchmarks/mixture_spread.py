@@ -35,12 +35,23 @@ from predictors.search.summary import MixtureResult, group_by_mixture  # noqa: E
 
 
 def group(records: list[RunRecord]) -> list[MixtureResult]:
-    """Runs with both scores, by mixture, best Out-Score first.
+    """Runs with both scores, by mixture, best Out-Score first; repeats of one seed counted once.
 
     Raises:
         SystemExit: if the records do not all name the same domains.
     """
-    scored = [r for r in records if r.status == "ok" and r.in_score is not None and r.out_score is not None]
+    scored, seen = [], set()
+    for r in records:
+        if r.status != "ok" or r.in_score is None or r.out_score is None:
+            continue
+        # Training is deterministic given the seed: a second run of a mixture with the same seed and steps (from
+        # another search directory) is the same run, and counting it twice would shrink the spread.
+        run = (tuple(sorted((d, round(w, 6)) for d, w in r.weights.items())), r.seed, r.steps)
+        if r.seed is not None and run in seen:
+            print(f"skipping {r.run_id}: the same mixture, seed and steps as an earlier record", file=sys.stderr)
+            continue
+        seen.add(run)
+        scored.append(r)
     names = {tuple(sorted(r.weights)) for r in scored}
     if len(names) > 1:
         raise SystemExit(f"the records mix domain sets {sorted(names)}; summarise one world at a time")

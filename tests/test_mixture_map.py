@@ -11,7 +11,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from mixture_map import RunMap, gp_search, paper_pipeline, random_order  # noqa: E402
+from mixture_map import RunMap, draws, gp_search, paper_pipeline, random_order  # noqa: E402
 from mixture_spread import group  # noqa: E402
 
 from predictors.gp import GPOptions  # noqa: E402
@@ -70,3 +70,11 @@ def test_replays_report_a_regret_per_budget_and_more_runs_never_hurt_best_observ
     assert snap >= 0
     # On a smooth surface with its peak among the draws, the GP finds a near-best mixture within 6 runs.
     assert observed[13] < 0.02
+
+
+def test_map_draws_are_reproducible_mixtures_off_the_seed_design() -> None:
+    first = draws(list(DOMAINS), 8, seed=3)
+    assert first == draws(list(DOMAINS), 8, seed=3) and len(first) == 8
+    for w in first:
+        assert sum(w.values()) == pytest.approx(1, abs=1e-9) and min(w.values()) >= 0
+        assert sorted(w) == sorted(DOMAINS) and max(w.values()) < 1  # no vertex of the simplex

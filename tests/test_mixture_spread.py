@@ -67,3 +67,10 @@ def test_a_replicated_mixture_is_compared_with_the_reference_in_standard_errors(
 def test_records_of_two_worlds_are_refused() -> None:
     with pytest.raises(SystemExit, match="mix domain sets"):
         group([_record({"a": 1, "b": 1, "c": 1}, 0.5, 0.4, 0), _record({"a": 1, "d": 1}, 0.5, 0.4, 0)])
+
+
+def test_a_rerun_with_the_same_seed_counts_once(capsys: pytest.CaptureFixture) -> None:
+    uniform = {"a": 1, "b": 1, "c": 1}
+    records = [_record(uniform, 0.5, 0.4, 0), _record(uniform, 0.52, 0.42, 1), _record(uniform, 0.52, 0.42, 1)]
+    (m,) = group(records)
+    assert m.runs == 2 and "skipping" in capsys.readouterr().err
