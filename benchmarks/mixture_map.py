@@ -197,8 +197,10 @@ def describe(world: RunMap, top: int) -> str:
         m = world.results[i]
         lines.append(f"| {rank} | {m.label} | {m.runs} | {m.out_score:.3f} | {m.in_score:.3f} | "
                      f"{world.regret(i) / world.sd:.1f} |")
-    for name in ("uniform",):
+    for name in ("uniform",):  # the reference, if it is not among the top rows
         i = next(j for j, m in enumerate(world.results) if m.label == name)
+        if i in order[:top]:
+            continue
         lines.append(f"| {order.index(i) + 1} | {name} | {world.results[i].runs} | {world.results[i].out_score:.3f} "
                      f"| {world.results[i].in_score:.3f} | {world.regret(i) / world.sd:.1f} |")
     return "\n".join(lines)
