@@ -203,6 +203,11 @@ def describe(world: RunMap, top: int) -> str:
             continue
         lines.append(f"| {order.index(i) + 1} | {name} | {world.results[i].runs} | {world.results[i].out_score:.3f} "
                      f"| {world.results[i].in_score:.3f} | {world.regret(i) / world.sd:.1f} |")
+    replicated = [i for i in order if world.results[i].runs >= 3]
+    if replicated and replicated[0] != order[0]:
+        m = world.results[replicated[0]]
+        lines += ["", f"Best with >= 3 runs: {m.label}, {m.out_score:.3f} ({m.runs} runs); "
+                      "a single run's top is partly its seed's luck."]
     return "\n".join(lines)
 
 
@@ -217,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budgets", nargs="+", type=int, default=[11, 14, 18, 22],
                         help="numbers of runs (seed runs included) at which each strategy recommends")
     parser.add_argument("--replays", type=int, default=5, help="replays per strategy (replicate draws, orders)")
+    parser.add_argument("--first_replay", type=int, default=0,
+                        help="seed of the first replay (split replays across processes: 0, 5, ...)")
     parser.add_argument("--top", type=int, default=10, help="mixtures listed in the map table")
     args = parser.parse_args(argv)
     if args.print_draws:
@@ -233,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, list[dict[int, float]]] = {"paper pipeline": [], "GP search": [], "GP search, best mean": [],
                                               "random": []}
     snaps = []
-    for seed in range(args.replays):
+    for seed in range(args.first_replay, args.first_replay + args.replays):
         paper, snap = paper_pipeline(world, np.random.default_rng(seed), budgets)
         rows["paper pipeline"].append(paper)
         snaps.append(snap)
