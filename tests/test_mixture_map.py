@@ -55,7 +55,7 @@ def test_a_map_without_the_seed_design_is_refused() -> None:
         RunMap(group(_records(with_seeds=False) + [r for r in _records()[:9] if r.weights["a"] > 0.3]))
 
 
-def test_replays_report_a_regret_per_budget_and_more_runs_never_hurt_best_observed() -> None:
+def test_replays_report_a_regret_per_budget_and_exact_runs_never_make_best_observed_worse() -> None:
     world = RunMap(group(_records()))
     budgets = [7, 10, 13]
     paper, snap = paper_pipeline(world, np.random.default_rng(0), budgets)
@@ -64,7 +64,9 @@ def test_replays_report_a_regret_per_budget_and_more_runs_never_hurt_best_observ
     observed, by_mean = gp_search(world, np.random.default_rng(0), budgets, options)
     for regrets in (paper, rand, observed, by_mean):
         assert sorted(regrets) == budgets and all(r >= 0 for r in regrets.values())
-    for regrets in (paper, rand, observed):  # the best observed run can only improve as runs are added
+    # Only uniform has replicates here, all below its peer mixtures' scores, so observations rank as the truth
+    # does and the best observed run can only improve as runs are added (with noisy replicates it need not).
+    for regrets in (paper, rand, observed):
         assert regrets[7] >= regrets[10] >= regrets[13]
     assert paper[7] == rand[7] == observed[7]  # the same seed runs
     assert snap >= 0
