@@ -11,11 +11,12 @@ A mixture's true score is the mean Out-Score of its runs; the replicate sd comes
 The script prints the map (mixtures, runs, the empirical best and the runners-up) and then replays, on the map's
 mixtures only, three ways of choosing runs after the 11 seed runs, each recommending one mixture per budget:
 
-- the paper's pipeline: the heuristics of ``configs/search.yaml`` (alpha credit 0.5, inclusion ridge,
-  exclude-one; each proposal snapped to the nearest unrun map mixture, L1), then the Scheffé quadratic fitted on
-  those runs, its predicted top mixtures in order; recommends the best observed run;
-- the GP search: ``predictors.gp.fit_gp`` with the search's candidate set, one run at a time, the qLogNEI argmax
-  among the unrun map mixtures; recommends the run with the best posterior mean;
+- the paper's pipeline: the search config's heuristics (``configs/search.yaml``: alpha credit 0.5, inclusion
+  ridge, exclude-one; each proposal snapped to the nearest unrun map mixture, L1), then the Scheffé quadratic
+  fitted on those runs, its predicted top mixtures in order; recommends the best observed run;
+- the GP search: ``predictors.gp.fit_gp`` with the search config's GP options, one run at a time, its acquisition's
+  argmax among the unrun map mixtures; recommends the best observed run (as the search does), and, as a second
+  row, the run with the best posterior mean;
 - random: unrun map mixtures in random order; recommends the best observed run.
 
 A run's observation is one replicate of its mixture (drawn per replay), so mixtures with several runs are noisy as
@@ -45,12 +46,12 @@ from predictors.baselines import QuadraticScheffe  # noqa: E402
 from predictors.gp import GPOptions, fit_gp  # noqa: E402
 from predictors.records import read_records  # noqa: E402
 from predictors.run_table import RunTable  # noqa: E402
+from predictors.search.__main__ import parse_config  # noqa: E402
 from predictors.search.summary import MixtureResult  # noqa: E402
-from predictors.strategies import AlphaCredit, BayesOptBatch, ExcludeOneDrop, InclusionRidge  # noqa: E402
+from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures  # noqa: E402
 
-SEARCH_GP = GPOptions(priors=[0.1, 0.3, 1.0, "dim_scaled"], warps=["none", "sqrt"], noise_floor=0.01,
-                      means=["constant", "peak"])  # configs/search.yaml's candidates
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class RunMap:
@@ -115,20 +116,27 @@ class Replay:
     def best_observed(self) -> int:
         return self.done[int(np.argmax(self.out))]
 
+    def note(self, regrets: dict[int, float], budgets: list[int]) -> None:
+        """Records the best observed run's regret if the runs so far make one of ``budgets``."""
+        if len(self.done) in budgets:
+            regrets[len(self.done)] = self.world.regret(self.best_observed())
 
-def paper_pipeline(world: RunMap, rng: np.random.Generator, budgets: list[int]) -> tuple[dict[int, float], float]:
+
+def paper_pipeline(
+    world: RunMap, rng: np.random.Generator, budgets: list[int], heuristics: list[ProposalStrategy]
+) -> tuple[dict[int, float], float]:
     """Regret per budget, and the mean L1 distance by which the heuristics' proposals were snapped."""
     rep = Replay(world, rng)
-    regrets = {len(rep.done): world.regret(rep.best_observed())} if len(rep.done) in budgets else {}
+    regrets: dict[int, float] = {}
+    rep.note(regrets, budgets)
     snaps = []
-    for strategy in (AlphaCredit(0.5), InclusionRidge(), ExcludeOneDrop()):
+    for strategy in heuristics:
         if len(rep.done) >= max(budgets):
             break
         i, dist = rep.nearest_unrun(strategy.propose(rep.table())[0])
         rep.run(i)
         snaps.append(dist)
-        if len(rep.done) in budgets:
-            regrets[len(rep.done)] = world.regret(rep.best_observed())
+        rep.note(regrets, budgets)
     left = rep.unrun()
     quad = QuadraticScheffe().fit(world.x[rep.done], torch.tensor(rep.out, dtype=torch.float64))
     predicted, _ = quad.predict(world.x[left])
@@ -136,30 +144,31 @@ def paper_pipeline(world: RunMap, rng: np.random.Generator, budgets: list[int]) 
         if len(rep.done) >= max(budgets):
             break
         rep.run(left[j])
-        if len(rep.done) in budgets:
-            regrets[len(rep.done)] = world.regret(rep.best_observed())
+        rep.note(regrets, budgets)
     return regrets, float(np.mean(snaps)) if snaps else 0.0
 
 
 def gp_search(
-    world: RunMap, rng: np.random.Generator, budgets: list[int], options: GPOptions
+    world: RunMap, rng: np.random.Generator, budgets: list[int], options: GPOptions, acquisition: str = "log_nei"
 ) -> tuple[dict[int, float], dict[int, float]]:
     """Regret per budget of the best observed run (what the search recommends) and of the GP's best posterior
     mean among the runs so far."""
     rep = Replay(world, rng)
-    observed, by_mean, cache = {}, {}, {}
+    observed: dict[int, float] = {}
+    by_mean: dict[int, float] = {}
+    cache: dict = {}
     while True:
         table = rep.table()
         gp = fit_gp(table, options, cache=cache)
+        rep.note(observed, budgets)
         if len(rep.done) in budgets:
             mean, _ = gp.predict(world.x[rep.done])
-            observed[len(rep.done)] = world.regret(rep.best_observed())
             by_mean[len(rep.done)] = world.regret(rep.done[int(mean.argmax())])
         if len(rep.done) >= max(budgets):
             return observed, by_mean
         left = rep.unrun()
-        torch.manual_seed(len(rep.done))  # qLogNEI draws base samples
-        acq = BayesOptBatch(q=1).build_acquisition(gp.model, table)
+        torch.manual_seed(len(rep.done))  # MC acquisitions draw base samples
+        acq = BayesOptBatch(q=1, acquisition=acquisition).build_acquisition(gp.model, table)
         choice, _ = optimize_acqf_discrete(acq, q=1, choices=world.x[left])
         rep.run(left[int((world.x[left] - choice[0]).abs().sum(-1).argmin())])
 
@@ -167,13 +176,13 @@ def gp_search(
 def random_order(world: RunMap, rng: np.random.Generator, budgets: list[int]) -> dict[int, float]:
     """Regret per budget of the best observed run, unrun mixtures taken in random order."""
     rep = Replay(world, rng)
-    regrets = {len(rep.done): world.regret(rep.best_observed())} if len(rep.done) in budgets else {}
+    regrets: dict[int, float] = {}
+    rep.note(regrets, budgets)
     for i in rng.permutation(rep.unrun()).tolist():
         if len(rep.done) >= max(budgets):
             break
         rep.run(i)
-        if len(rep.done) in budgets:
-            regrets[len(rep.done)] = world.regret(rep.best_observed())
+        rep.note(regrets, budgets)
     return regrets
 
 
@@ -193,16 +202,12 @@ def describe(world: RunMap, top: int) -> str:
              f"({next(m for m in world.results if m.design == 'uniform').runs} uniform runs).", "",
              "| rank | mixture | runs | Out-Score | In-Score | below the best (sd) |", "|---:|---|---:|---:|---:|---:|"]
     order = world.truth.argsort(descending=True).tolist()
-    for rank, i in enumerate(order[:top], 1):
+    uniform = next(j for j, m in enumerate(world.results) if m.design == "uniform")
+    shown = order[:top] + ([] if uniform in order[:top] else [uniform])  # the reference, also when not at the top
+    for i in shown:
         m = world.results[i]
-        lines.append(f"| {rank} | {m.label} | {m.runs} | {m.out_score:.3f} | {m.in_score:.3f} | "
+        lines.append(f"| {order.index(i) + 1} | {m.label} | {m.runs} | {m.out_score:.3f} | {m.in_score:.3f} | "
                      f"{world.regret(i) / world.sd:.1f} |")
-    for name in ("uniform",):  # the reference, if it is not among the top rows
-        i = next(j for j, m in enumerate(world.results) if m.label == name)
-        if i in order[:top]:
-            continue
-        lines.append(f"| {order.index(i) + 1} | {name} | {world.results[i].runs} | {world.results[i].out_score:.3f} "
-                     f"| {world.results[i].in_score:.3f} | {world.regret(i) / world.sd:.1f} |")
     replicated = [i for i in order if world.results[i].runs >= 3]
     if replicated and replicated[0] != order[0]:
         m = world.results[replicated[0]]
@@ -214,6 +219,8 @@ def describe(world: RunMap, top: int) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("record_dirs", nargs="*", help="directories of run records")
+    parser.add_argument("--search_config", default=str(ROOT / "configs" / "search.yaml"),
+                        help="the search config whose heuristics, GP options and acquisition are replayed")
     parser.add_argument("--print_draws", type=int, default=0, metavar="N",
                         help="print N Dirichlet mixtures as JSON (for --extra_mixtures) and exit")
     parser.add_argument("--draw_seed", type=int, default=2026, help="seed of --print_draws")
@@ -235,16 +242,19 @@ def main(argv: list[str] | None = None) -> None:
     budgets = sorted(set(args.budgets))
     if budgets[0] < len(world.seeds) or budgets[-1] > len(world.results):
         parser.error(f"budgets must lie in [{len(world.seeds)}, {len(world.results)}] (seed runs .. map size)")
+    search = parse_config(["--config", args.search_config])
+    heuristics = [build_strategy(spec.name, **spec.options) for spec in search.heuristics]
     torch.set_num_threads(1)
     print(describe(world, args.top), "\n")
     rows: dict[str, list[dict[int, float]]] = {"paper pipeline": [], "GP search": [], "GP search, best mean": [],
                                               "random": []}
     snaps = []
     for seed in range(args.first_replay, args.first_replay + args.replays):
-        paper, snap = paper_pipeline(world, np.random.default_rng(seed), budgets)
+        paper, snap = paper_pipeline(world, np.random.default_rng(seed), budgets, heuristics)
         rows["paper pipeline"].append(paper)
         snaps.append(snap)
-        observed, by_mean = gp_search(world, np.random.default_rng(seed), budgets, SEARCH_GP)
+        observed, by_mean = gp_search(world, np.random.default_rng(seed), budgets, search.gp,
+                                      search.proposal.acquisition)
         rows["GP search"].append(observed)
         rows["GP search, best mean"].append(by_mean)
         rows["random"].append(random_order(world, np.random.default_rng(seed), budgets))

@@ -16,6 +16,7 @@ from mixture_spread import group  # noqa: E402
 
 from predictors.gp import GPOptions  # noqa: E402
 from predictors.records import RunRecord  # noqa: E402
+from predictors.strategies import AlphaCredit, ExcludeOneDrop, InclusionRidge  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures  # noqa: E402
 
 DOMAINS = ("a", "b", "c")
@@ -58,7 +59,8 @@ def test_a_map_without_the_seed_design_is_refused() -> None:
 def test_replays_report_a_regret_per_budget_and_exact_runs_never_make_best_observed_worse() -> None:
     world = RunMap(group(_records()))
     budgets = [7, 10, 13]
-    paper, snap = paper_pipeline(world, np.random.default_rng(0), budgets)
+    heuristics = [AlphaCredit(0.5), InclusionRidge(), ExcludeOneDrop()]
+    paper, snap = paper_pipeline(world, np.random.default_rng(0), budgets, heuristics)
     rand = random_order(world, np.random.default_rng(0), budgets)
     options = GPOptions(priors=[1.0], warps=["none"], means=["constant"], noise_floor=0.01)
     observed, by_mean = gp_search(world, np.random.default_rng(0), budgets, options)

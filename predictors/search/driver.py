@@ -280,7 +280,7 @@ class MixtureSearch:
         results = group_by_mixture(records, self.domains, c.target)
         if not results:
             raise SearchError(f"no successful run in {str(self.records_dir)!r}; nothing to report")
-        uniform = find_uniform(results, self.domains)
+        uniform = find_uniform(results)
         summary = SearchSummary(
             search_dir=str(self.dir), base_config=c.base_config, target=c.target, domains=list(self.domains),
             decimals=c.decimals, records=records, results=results, best=results[0], uniform=uniform,
