@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import sys
 from pathlib import Path
 
@@ -31,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from predictors.records import RunRecord, read_records  # noqa: E402
-from predictors.search.summary import MixtureResult, group_by_mixture  # noqa: E402
+from predictors.search.summary import MixtureResult, group_by_mixture, lead, replicate_sd  # noqa: E402
 
 
 def group(records: list[RunRecord]) -> list[MixtureResult]:
@@ -66,7 +64,7 @@ def summarise(results: list[MixtureResult], replicated: str) -> dict:
     if rep is None or rep.runs < 2:
         raise SystemExit(f"need >= 2 runs of the {replicated!r} mixture for a replicate sd; found "
                          f"{rep.runs if rep else 0}")
-    sd = {m: statistics.stdev(getattr(r, f"{m}_score") for r in rep.members) for m in ("in", "out")}
+    sd = {m: replicate_sd([rep], f"{m}_score")[0] for m in ("in", "out")}
     if min(sd.values()) == 0:
         raise SystemExit(f"the {replicated!r} runs score identically ({sd}); no replicate sd to compare against")
     out: dict = {"rows": rows, "replicate_sd": sd, "replicates": rep.runs}
@@ -82,10 +80,10 @@ def summarise(results: list[MixtureResult], replicated: str) -> dict:
     # Replicated mixtures against the reference: the difference in replicate sds and in standard errors of the
     # difference of two means (the sd taken as every mixture's), so claims need >= 2 runs on both sides.
     out["vs_replicated"] = [
-        {"mixture": r["mixture"], "runs": r["runs"],
-         "out_sd": (r["out"] - rep.out_score) / sd["out"],
-         "out_se": (r["out"] - rep.out_score) / (sd["out"] * math.sqrt(1 / r["runs"] + 1 / rep.runs))}
-        for r in rows if r["runs"] >= 2 and r["mixture"] != replicated
+        {"mixture": m.label, "runs": m.runs, "out_sd": gap.in_sd, "out_se": gap.in_se}
+        for m in results
+        if m.runs >= 2 and m is not rep
+        for gap in [lead(m, rep, "out_score", sd["out"])]
     ]
     return out
 

@@ -129,14 +129,14 @@ def weights_figure(weights: Mapping[str, float]) -> Figure:
 
 
 def comparison_figure(rows: Mapping[str, tuple[float, float]]) -> Figure:
-    """In-/Out-Score of named mixtures (e.g. best found, uniform, base model)."""
+    """In-/Out-Score of named mixtures (e.g. recommended, uniform, base model)."""
     names = list(rows)
     fig, ax = plt.subplots(figsize=(5, 3.2))
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], [rows[n][0] for n in names], width=0.4, label="In-Score")
     ax.bar([x + 0.2 for x in xs], [rows[n][1] for n in names], width=0.4, label="Out-Score")
     ax.set_xticks(list(xs), names)
-    ax.set(ylabel="score", title="best found vs uniform vs base model")
+    ax.set(ylabel="score", title="recommended vs uniform vs base model")
     ax.legend()
     fig.tight_layout()
     return fig

@@ -4,7 +4,7 @@ Run ``python -m predictors.search --config configs/search.yaml`` (``--help`` lis
 """
 
 from predictors.gp import GPOptions
-from predictors.search.config import ProposalOptions, SearchConfig, SlurmOptions, StrategySpec
+from predictors.search.config import ConfirmOptions, ProposalOptions, SearchConfig, SlurmOptions, StrategySpec
 from predictors.search.driver import MixtureSearch, SearchError, SearchOutcome
 from predictors.search.plan import PlannedRun, SimplexError, check_simplex, make_run_id
 
@@ -12,6 +12,7 @@ __all__ = [
     "GPOptions",
     "MixtureSearch",
     "PlannedRun",
+    "ConfirmOptions",
     "ProposalOptions",
     "SearchConfig",
     "SearchError",

@@ -47,6 +47,26 @@ class ProposalOptions:
 
 
 @dataclass
+class ConfirmOptions:
+    """Replicates of the leading mixtures, run before one is recommended.
+
+    The best of many single runs is partly the luckiest seed: its score regresses when rerun. This
+    stage reruns the ``top`` mixtures with the best mean target so far (and uniform, the yardstick)
+    until each has ``runs`` runs with different seeds; the recommendation is then the best mean among
+    those, and the report states its lead over uniform in replicate standard deviations.
+
+    Args:
+        top: mixtures to replicate; 0 skips the stage and recommends the best mixture as it stands.
+        runs: successful runs each replicated mixture has afterwards, counting those it already has.
+        uniform: bring the uniform mixture to ``runs`` runs too, so both sides of the comparison have as many seeds.
+    """
+
+    top: int = 0
+    runs: int = 3
+    uniform: bool = True
+
+
+@dataclass
 class SlurmOptions:
     """The job-array script written by ``launcher: slurm``.
 
@@ -84,6 +104,8 @@ class SearchConfig:
         heuristics: heuristic strategies run once after the seeds, e.g. ``[{name: alpha_credit, options:
             {alpha: 0.5}}, {name: inclusion_ridge}, {name: exclude_one}]``.
         rounds: rounds of GP fit + batch proposal after the seeds (and heuristics).
+        confirm: a last stage that replicates the leading mixtures before recommending one
+            (:class:`ConfirmOptions`; ``top: 0``, the default, skips it).
         stop_after: stop after this stage: ``seeds`` runs only the seed mixtures (and the base model),
             the records ``main.py fit --config configs/predictor.yaml`` needs; ``heuristics`` adds those.
             The report covers the runs so far; rerun without it to continue.
@@ -119,6 +141,7 @@ class SearchConfig:
     extra_mixtures: list[dict[str, float]] = field(default_factory=list)
     heuristics: list[StrategySpec] = field(default_factory=list)
     rounds: int = 2
+    confirm: ConfirmOptions = field(default_factory=ConfirmOptions)
     stop_after: Literal["seeds", "heuristics"] | None = None
     proposal: ProposalOptions = field(default_factory=ProposalOptions)
     gp: GPOptions = field(default_factory=GPOptions)
@@ -143,6 +166,8 @@ class SearchConfig:
             (self.rounds >= 0, f"rounds must be >= 0, got {self.rounds}"),
             (self.repeats >= 1, f"repeats must be >= 1, got {self.repeats}"),
             (self.max_parallel >= 1, f"max_parallel must be >= 1, got {self.max_parallel}"),
+            (self.confirm.top >= 0, f"confirm.top must be >= 0, got {self.confirm.top}"),
+            (self.confirm.runs >= 2, f"confirm.runs must be >= 2 (one run confirms nothing), got {self.confirm.runs}"),
             (self.proposal.q >= 1, f"proposal.q must be >= 1, got {self.proposal.q}"),
             (self.max_steps is None or self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}"),
             (

@@ -1,4 +1,4 @@
-"""The search loop: seeds -> heuristics -> (fit GP -> propose a batch -> run it) x rounds -> report.
+"""The search loop: seeds -> heuristics -> (fit GP -> propose a batch -> run it) x rounds -> confirm -> report.
 
 State lives on disk only (``search_dir``): a stage is planned once and its plan stored before its
 runs start; a run with a record is done. Running the driver again therefore resumes a killed
@@ -33,7 +33,14 @@ from predictors.search.plan import (
     make_run_id,
     round_mixture,
 )
-from predictors.search.summary import SearchSummary, find_uniform, gp_findings, group_by_mixture
+from predictors.search.summary import (
+    SearchSummary,
+    find_uniform,
+    gp_findings,
+    group_by_mixture,
+    recommend,
+    replicate_sd,
+)
 from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy, seed_mixtures
 
 BASE_RUN_ID = "base"
@@ -137,7 +144,8 @@ class MixtureSearch:
 
     # -------------------------------------------------------------- planning
     def stage_names(self) -> list[str]:
-        """The stages in order: ``seeds``, ``heuristics`` (if any), ``round_1`` ... ``round_<rounds>``.
+        """The stages in order: ``seeds``, ``heuristics`` (if any), ``round_1`` ... ``round_<rounds>``, ``confirm``
+        (if ``confirm.top`` > 0).
 
         The list ends at ``stop_after`` when that is set.
         """
@@ -145,6 +153,7 @@ class MixtureSearch:
             "seeds",
             *(["heuristics"] if self.config.heuristics else []),
             *(f"round_{r}" for r in range(1, self.config.rounds + 1)),
+            *(["confirm"] if self.config.confirm.top > 0 else []),
         ]
         stop = self.config.stop_after
         return names[: names.index(stop) + 1] if stop in names else names
@@ -201,6 +210,8 @@ class MixtureSearch:
             return self._plan_seeds(taken)
         if stage == "heuristics":
             return self._plan_heuristics(taken)
+        if stage == "confirm":
+            return self._plan_confirm(taken)
         return self._plan_round(int(stage.split("_")[1]), taken)
 
     def _plan_seeds(self, taken: set[str]) -> list[PlannedRun]:
@@ -254,6 +265,25 @@ class MixtureSearch:
         origin = "bayes_opt" if len(self.config.gp.means) == 1 else f"bayes_opt (mean {surrogate.mean})"
         return self.proposals_to_runs(strategy.propose(table, surrogate), f"round_{round_index}", origin, taken)
 
+    def _plan_confirm(self, taken: set[str]) -> list[PlannedRun]:
+        # Ranked by observed mean, not by the GP: at a dozen runs the GP rarely ranks better than the runs
+        # themselves, and replicating what was observed is what removes a lucky seed.
+        c = self.config.confirm
+        results = group_by_mixture(self.records(), self.domains, self.config.target)
+        chosen = [(m, "confirm") for m in results[: c.top]]
+        uniform = find_uniform(results)
+        if c.uniform and uniform is not None and all(m is not uniform for m, _ in chosen):
+            chosen.append((uniform, "confirm (uniform)"))
+        runs = []
+        for m, label in chosen:
+            runs += self.proposals_to_runs([m.weights] * max(0, c.runs - m.runs), "confirm", label, taken)
+        return runs
+
+    def min_runs(self) -> int:
+        """Runs a mixture needs to be recommended: ``confirm.runs`` once the confirm stage is planned, else 1."""
+        confirmed = "confirm" in self.stage_names() and self.plans.load("confirm") is not None
+        return self.config.confirm.runs if confirmed else 1
+
     def fit_surrogate(self, table: RunTable) -> GPSurrogate:
         """The GP on ``table``, as ``GPPredictor`` fits it (:func:`predictors.gp.fit_gp` with ``gp``).
 
@@ -280,16 +310,16 @@ class MixtureSearch:
         results = group_by_mixture(records, self.domains, c.target)
         if not results:
             raise SearchError(f"no successful run in {str(self.records_dir)!r}; nothing to report")
-        uniform = find_uniform(results)
+        uniform, min_runs = find_uniform(results), self.min_runs()
         summary = SearchSummary(
             search_dir=str(self.dir), base_config=c.base_config, target=c.target, domains=list(self.domains),
-            decimals=c.decimals, records=records, results=results, best=results[0], uniform=uniform,
-            base=self.base_record(),
+            decimals=c.decimals, records=records, results=results, best=recommend(results, min_runs), uniform=uniform,
+            min_runs=min_runs, replicate_sd=replicate_sd(results, c.target), base=self.base_record(),
             failed=[r for r in records if r.status == "failed"], means=list(c.gp.means), noise_floor=c.gp.noise_floor,
         )  # fmt: skip
         try:
             table = self.table()
-            summary.gp = gp_findings(self.fit_surrogate(table), table, results[0], uniform)
+            summary.gp = gp_findings(self.fit_surrogate(table), table, summary.best, uniform)
         except (
             SearchError,
             ValueError,

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from torch.utils.tensorboard import SummaryWriter
 
 from predictors.figures import comparison_figure, predicted_vs_actual, scores_figure, weights_figure
-from predictors.search.summary import GPFindings, MixtureResult, SearchSummary, origin
+from predictors.search.summary import GPFindings, MixtureResult, SearchSummary, lead, origin
 
 
 def _fmt(value: float | None) -> str:
@@ -24,18 +24,34 @@ def _mix(weights: dict[str, float], decimals: int = 3) -> str:
     return ", ".join(f"{k}: {v:.{decimals}f}" for k, v in weights.items())
 
 
-def verdict(best: MixtureResult, uniform: MixtureResult | None, target: str) -> str:
-    """One plain sentence: where the best found mixture stands against uniform."""
+def verdict(best: MixtureResult, uniform: MixtureResult | None, target: str, sd: float | None = None) -> str:
+    """One plain sentence: where the recommended mixture stands against uniform.
+
+    Args:
+        best: the recommended mixture; uniform: the uniform mixture's result, if run.
+        target: the searched score.
+        sd: the target's replicate sd; with it, and two or more runs on each side, the lead is said in sds and
+            standard errors instead of being called noisy.
+    """
     if uniform is None:
         return f"The uniform mixture has no successful run, so the best mixture cannot be compared with it on {target}."
     if best is uniform:
         return f"No mixture beat uniform: the uniform mixture itself has the best {target} ({_fmt(uniform.target)})."
     diff = best.target - uniform.target
-    runs = f"({best.runs} vs {uniform.runs} run(s); a difference between single runs is noisy)"
+    if sd is not None and sd > 0 and min(best.runs, uniform.runs) >= 2:
+        gap = lead(best, uniform, "target", sd)
+        # Two standard errors: a lead smaller than that is one a reshuffle of seeds could undo.
+        doubt = "; within seed noise" if gap.in_se < 2 else ""
+        runs = (
+            f"({gap.in_sd:+.1f} replicate sd, {gap.in_se:+.1f} standard errors; "
+            f"{best.runs} vs {uniform.runs} runs, sd {sd:.4f}{doubt})"
+        )
+    else:
+        runs = f"({best.runs} vs {uniform.runs} run(s); a difference between single runs is noisy)"
     if diff <= 0:
-        return f"No mixture beat uniform: the best found ties with uniform on {target} ({_fmt(best.target)}) {runs}."
+        return f"No mixture beat uniform: the recommended one ties with it on {target} ({_fmt(best.target)}) {runs}."
     return (
-        f"The best found mixture beats uniform on {target}: {_fmt(best.target)} against {_fmt(uniform.target)}, "
+        f"The recommended mixture beats uniform on {target}: {_fmt(best.target)} against {_fmt(uniform.target)}, "
         f"+{diff:.4f} {runs}."
     )
 
@@ -94,15 +110,20 @@ def _gp_lines(s: SearchSummary, gp: GPFindings) -> list[str]:
 def render_markdown(s: SearchSummary) -> str:
     """The report's Markdown text."""
     best, uniform, base = s.best, s.uniform, s.base
-    lines = [f"# Mixture search report ({s.search_dir})", "", "## Answer", "", verdict(best, uniform, s.target), ""]
+    sd = s.replicate_sd[0] if s.replicate_sd else None
+    lines = [f"# Mixture search report ({s.search_dir})", "", "## Answer", "", verdict(best, uniform, s.target, sd), ""]
     # The weights exactly as run (to the search's decimals): rounded for display, 0.0004 would print as 0.000.
     exact = _mix(best.weights, s.decimals)
-    lines += [f"**Recommended mixture** (best evaluated {s.target}): `{exact}`", ""]
+    chosen = f"best mean {s.target} of the mixtures with {s.min_runs}+ runs" if s.min_runs > 1 else f"best {s.target}"
+    lines += [f"**Recommended mixture** ({chosen}): `{exact}`", ""]
+    if s.replicate_sd:
+        lines += [f"Run-to-run sd of {s.target}: {s.replicate_sd[0]:.4f} (pooled, {s.replicate_sd[1]} degrees of "
+                  "freedom, from the mixtures run more than once).", ""]  # fmt: skip
     lines += ["```", f"python main.py fit --config {s.base_config} --data.init_args.weights '{{{exact}}}'", "```", ""]
     gp_lines = _gp_lines(s, s.gp) if s.gp is not None else [f"The GP could not be fitted: {s.gp_error}", ""]
     lines += ["## How sure", "", *gp_lines]
-    lines += ["## Best found vs uniform vs base model", "", "| | In-Score | Out-Score | runs |", "|---|---|---|---|"]
-    lines.append(f"| best found | {_fmt(best.in_score)} | {_fmt(best.out_score)} | {best.runs} |")
+    lines += ["## Recommended vs uniform vs base model", "", "| | In-Score | Out-Score | runs |", "|---|---|---|---|"]
+    lines.append(f"| recommended | {_fmt(best.in_score)} | {_fmt(best.out_score)} | {best.runs} |")
     lines.append(
         f"| uniform | {_fmt(uniform.in_score) if uniform else 'n/a'} | {_fmt(uniform.out_score) if uniform else 'n/a'} "
         f"| {uniform.runs if uniform else 0} |"
@@ -156,7 +177,7 @@ def draw_figures(s: SearchSummary) -> dict[str, Figure]:
         ),
         "weights": weights_figure(s.best.weights),
     }
-    compare = {"best": (s.best.in_score, s.best.out_score)}
+    compare = {"recommended": (s.best.in_score, s.best.out_score)}
     if s.uniform is not None:
         compare["uniform"] = (s.uniform.in_score, s.uniform.out_score)
     if s.base is not None and s.base.status == "ok":

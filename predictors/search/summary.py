@@ -128,6 +128,72 @@ def group_by_mixture(records: Sequence[RunRecord], domains: Sequence[str], targe
     return sorted([m for m in results if math.isfinite(m.target)], key=lambda m: -m.target)
 
 
+def recommend(results: Sequence[MixtureResult], min_runs: int = 1) -> MixtureResult:
+    """The best mean target among the mixtures with at least ``min_runs`` runs (among all, if none has).
+
+    Restricting the choice to replicated mixtures keeps a lucky single run from being recommended over
+    means that have been checked on other seeds.
+
+    Args:
+        results: mixtures, best mean target first (as :func:`group_by_mixture` returns them).
+        min_runs: runs a mixture needs to be eligible.
+    """
+    eligible = [m for m in results if m.runs >= min_runs]
+    return (eligible or list(results))[0]
+
+
+def replicate_sd(results: Sequence[MixtureResult], score: str) -> tuple[float, int] | None:
+    """The run-to-run sd of ``score``, pooled within the mixtures that have 2 or more runs.
+
+    Pooling assumes one noise level for every mixture, as the GP's noise term does.
+
+    Args:
+        results: the mixtures (with their member records).
+        score: a record attribute, ``in_score`` or ``out_score``.
+
+    Returns:
+        ``(sd, degrees of freedom)``, or None when no mixture has two runs with that score.
+    """
+    squares, dof = 0.0, 0
+    for m in results:
+        values = [v for v in (getattr(r, score) for r in m.members) if v is not None and math.isfinite(v)]
+        if len(values) >= 2:
+            mean = sum(values) / len(values)
+            squares += sum((v - mean) ** 2 for v in values)
+            dof += len(values) - 1
+    return (math.sqrt(squares / dof), dof) if dof else None
+
+
+@dataclass(frozen=True)
+class Lead:
+    """One mixture's mean score minus another's, against the run-to-run noise.
+
+    Attributes:
+        diff: the difference of the two means.
+        sd: the replicate sd it is measured against.
+        runs: runs behind each mean (first, second).
+    """
+
+    diff: float
+    sd: float
+    runs: tuple[int, int]
+
+    @property
+    def in_sd(self) -> float:
+        """The difference in replicate sds (how far apart the mixtures are, against one run's noise)."""
+        return self.diff / self.sd
+
+    @property
+    def in_se(self) -> float:
+        """The difference in standard errors of a difference of two means (how sure it is)."""
+        return self.diff / (self.sd * math.sqrt(1 / self.runs[0] + 1 / self.runs[1]))
+
+
+def lead(first: MixtureResult, second: MixtureResult, score: str, sd: float) -> Lead:
+    """``first``'s mean ``score`` (``target``, ``in_score`` or ``out_score``) minus ``second``'s, against ``sd``."""
+    return Lead(getattr(first, score) - getattr(second, score), sd, (first.runs, second.runs))
+
+
 @dataclass
 class GPFindings:
     """What the final GP says.
@@ -172,7 +238,10 @@ class SearchSummary:
         search_dir: the search directory; base_config: the ``main.py`` config of its runs.
         target: the searched score; domains: the training domains; decimals: the mixtures' rounding.
         records: every training run's record; results: successful runs by mixture, best first.
-        best: the recommended (best evaluated) mixture; uniform: the uniform mixture's result, if run.
+        best: the recommended mixture (best mean target among those with ``min_runs`` runs);
+            uniform: the uniform mixture's result, if run.
+        min_runs: runs the recommendation needed (the confirm stage's ``runs``; 1 without that stage).
+        replicate_sd: the target's run-to-run sd pooled over replicated mixtures, with its degrees of freedom.
         base: the base model's record, if evaluated; failed: failed runs.
         gp: what the final GP says, or None with ``gp_error`` saying why not.
         means: the candidate means configured; noise_floor: the GP's noise floor (sd).
@@ -189,6 +258,8 @@ class SearchSummary:
     uniform: MixtureResult | None
     base: RunRecord | None
     failed: list[RunRecord]
+    min_runs: int = 1
+    replicate_sd: tuple[float, int] | None = None
     gp: GPFindings | None = None
     gp_error: str | None = None
     means: list[str] = field(default_factory=list)
