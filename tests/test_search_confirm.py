@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_search import mini_search_config
+from test_search import ROOT, mini_search_config
 
 from predictors.records import RunRecord, write_record
 from predictors.search import ConfirmOptions, MixtureSearch
+from predictors.search.__main__ import parse_config
 from predictors.search.plan import PlannedRun
 from predictors.search.summary import group_by_mixture, lead, replicate_sd
 
@@ -104,3 +105,12 @@ def test_replicate_sd_pools_within_mixtures_and_lead_counts_both_sides() -> None
 def test_bad_confirm_options_are_named(tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mini_search_config(tmp_path, confirm=ConfirmOptions(**options))
+
+
+def test_the_shipped_search_confirms_before_it_recommends() -> None:
+    config = parse_config(["--config", str(ROOT / "configs" / "search.yaml")])
+    assert config.confirm.top >= 2 and config.confirm.runs >= 3
+    assert MixtureSearch(config).stage_names()[-1] == "confirm"
+    # --stop_after seeds (the predictor's records) stops before it.
+    stopped = MixtureSearch(parse_config(["--config", str(ROOT / "configs" / "search.yaml"), "--stop_after", "seeds"]))
+    assert stopped.stage_names() == ["seeds"] and stopped.min_runs() == 1
