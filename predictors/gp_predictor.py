@@ -243,7 +243,7 @@ class GPPredictor(LightningModule):
         checkpoint["predictor"] = {
             "table": {
                 k: getattr(t, k)
-                for k in ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs")
+                for k in ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs", "noise_dof")
             },
             "gps": [
                 {

@@ -78,6 +78,7 @@ class RunTable:
         out_score: ``n`` mean Out-Score per mixture (NaN where unknown).
         runs: the runs with their stages, or None when the runs are not ordered; later stages are
             forecast from earlier ones (:mod:`predictors.mean_selection`).
+        noise_dof: degrees of freedom of the pooled noise (runs minus mixtures, over the replicated ones).
     """
 
     domains: list[str]
@@ -89,6 +90,7 @@ class RunTable:
     in_score: Tensor
     out_score: Tensor
     runs: StagedRuns | None = None
+    noise_dof: int = 0
 
     @property
     def n(self) -> int:
@@ -130,6 +132,13 @@ class RunTable:
         outs = nan if out_score is None else torch.as_tensor(out_score, dtype=torch.float64)
         stages = None if stage is None else torch.as_tensor(stage, dtype=torch.long).reshape(-1)
         return _merge(list(domains), list(targets), w, yy, ins, outs, stages)
+
+    def replicate_sd(self) -> Tensor | None:
+        """The run-to-run sd of each target (``t``), pooled within the replicated mixtures, or None without any.
+
+        Its degrees of freedom are ``noise_dof``.
+        """
+        return None if self.noise is None else (self.noise[0] * self.counts[0]).sqrt()
 
     def stages(self) -> list[int]:
         """The stages of the runs, in order (empty when the runs are not ordered)."""
@@ -179,6 +188,7 @@ class RunTable:
             in_score=self.in_score[pick],
             out_score=self.out_score[pick],
             runs=runs,
+            noise_dof=self.noise_dof,
         )
 
 
@@ -236,6 +246,7 @@ def _merge(
         in_score=torch.stack([nanmean(ins, g) for g in order]),
         out_score=torch.stack([nanmean(outs, g) for g in order]),
         runs=runs,
+        noise_dof=dof,
     )
 
 

@@ -19,7 +19,7 @@ import torch
 from predictors.gp import GPSurrogate
 from predictors.mean_selection import MeanChoice
 from predictors.records import RunRecord
-from predictors.run_table import RunTable
+from predictors.run_table import RunTable, table_from_records
 from predictors.strategies import ModelArgmax
 from predictors.validation import RankingVerdict, ranking_verdict
 
@@ -145,23 +145,22 @@ def recommend(results: Sequence[MixtureResult], min_runs: int = 1) -> MixtureRes
 def replicate_sd(results: Sequence[MixtureResult], score: str) -> tuple[float, int] | None:
     """The run-to-run sd of ``score``, pooled within the mixtures that have 2 or more runs.
 
-    Pooling assumes one noise level for every mixture, as the GP's noise term does.
+    It is the noise the GP is given (:meth:`predictors.run_table.RunTable.replicate_sd`), which assumes
+    one noise level for every mixture.
 
     Args:
         results: the mixtures (with their member records).
-        score: a record attribute, ``in_score`` or ``out_score``.
+        score: ``in_score``, ``out_score`` or a benchmark name.
 
     Returns:
         ``(sd, degrees of freedom)``, or None when no mixture has two runs with that score.
     """
-    squares, dof = 0.0, 0
-    for m in results:
-        values = [v for v in (getattr(r, score) for r in m.members) if v is not None and math.isfinite(v)]
-        if len(values) >= 2:
-            mean = sum(values) / len(values)
-            squares += sum((v - mean) ** 2 for v in values)
-            dof += len(values) - 1
-    return (math.sqrt(squares / dof), dof) if dof else None
+    members = [r for m in results for r in m.members]
+    if not members:
+        return None
+    table = table_from_records(members, [score], list(results[0].weights))
+    sd = table.replicate_sd()
+    return None if sd is None else (float(sd[0]), table.noise_dof)
 
 
 @dataclass(frozen=True)
