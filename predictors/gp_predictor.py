@@ -243,7 +243,8 @@ class GPPredictor(LightningModule):
         checkpoint["predictor"] = {
             "table": {
                 k: getattr(t, k)
-                for k in ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs", "noise_dof")
+                for k in ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs")
+                + ("noise_dof",)
             },
             "gps": [
                 {
