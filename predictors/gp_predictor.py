@@ -240,12 +240,9 @@ class GPPredictor(LightningModule):
         if self.table is None:
             return
         t = self.table
+        fields = ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs", "noise_dof")
         checkpoint["predictor"] = {
-            "table": {
-                k: getattr(t, k)
-                for k in ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs")
-                + ("noise_dof",)
-            },
+            "table": {k: getattr(t, k) for k in fields},
             "gps": [
                 {
                     "structure": s.model.structure(),
