@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -47,7 +46,7 @@ from predictors.gp import GPOptions, fit_gp  # noqa: E402
 from predictors.records import read_records  # noqa: E402
 from predictors.run_table import RunTable  # noqa: E402
 from predictors.search.__main__ import parse_config  # noqa: E402
-from predictors.search.summary import MixtureResult  # noqa: E402
+from predictors.search.summary import MixtureResult, find_uniform, replicate_sd  # noqa: E402
 from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures  # noqa: E402
 
@@ -64,10 +63,10 @@ class RunMap:
         self.truth = torch.tensor([m.out_score for m in results], dtype=torch.float64)
         self.runs = [[(r.out_score, r.in_score) for r in sorted(m.members, key=lambda r: r.seed or 0)]
                      for m in results]
-        uniform = next((m for m in results if m.design == "uniform"), None)
+        uniform = find_uniform(results)
         if uniform is None or uniform.runs < 2:
             raise SystemExit("the map needs >= 2 runs of the uniform mixture for a replicate sd")
-        self.sd = statistics.stdev(r.out_score for r in uniform.members)
+        self.sd = replicate_sd([uniform], "out_score")[0]
         seeds = seed_mixtures(len(self.domains))
         dist = (seeds.unsqueeze(1) - self.x.unsqueeze(0)).abs().sum(-1)
         missing = [i for i in range(len(seeds)) if float(dist[i].min()) > 1e-3]
