@@ -46,7 +46,8 @@ from predictors.gp import GPOptions, fit_gp  # noqa: E402
 from predictors.records import read_records  # noqa: E402
 from predictors.run_table import RunTable  # noqa: E402
 from predictors.search.__main__ import parse_config  # noqa: E402
-from predictors.search.summary import MixtureResult, find_uniform, replicate_sd  # noqa: E402
+from predictors.search.replicates import replicate_sd  # noqa: E402
+from predictors.search.summary import MixtureResult, find_uniform  # noqa: E402
 from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures  # noqa: E402
 

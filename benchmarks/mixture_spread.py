@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from predictors.records import RunRecord, read_records  # noqa: E402
-from predictors.search.summary import MixtureResult, group_by_mixture, lead, replicate_sd  # noqa: E402
+from predictors.search.replicates import lead, replicate_sd  # noqa: E402
+from predictors.search.summary import MixtureResult, group_by_mixture  # noqa: E402
 
 
 def group(records: list[RunRecord]) -> list[MixtureResult]:

@@ -15,7 +15,8 @@ from predictors.records import RunRecord, write_record
 from predictors.search import ConfirmOptions, MixtureSearch
 from predictors.search.__main__ import parse_config
 from predictors.search.plan import PlannedRun
-from predictors.search.summary import group_by_mixture, lead, replicate_sd
+from predictors.search.replicates import lead, replicate_sd
+from predictors.search.summary import group_by_mixture
 
 # Out-Score by mixture and repeat: geometry alone wins its first run by luck and regresses when rerun;
 # science alone is the better mixture on average; uniform is the yardstick.

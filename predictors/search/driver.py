@@ -33,14 +33,8 @@ from predictors.search.plan import (
     make_run_id,
     round_mixture,
 )
-from predictors.search.summary import (
-    SearchSummary,
-    find_uniform,
-    gp_findings,
-    group_by_mixture,
-    recommend,
-    replicate_sd,
-)
+from predictors.search.replicates import recommend, replicate_sd
+from predictors.search.summary import SearchSummary, find_uniform, gp_findings, group_by_mixture
 from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy, seed_mixtures
 
 BASE_RUN_ID = "base"

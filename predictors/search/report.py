@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 from torch.utils.tensorboard import SummaryWriter
 
 from predictors.figures import comparison_figure, predicted_vs_actual, scores_figure, weights_figure
-from predictors.search.summary import GPFindings, MixtureResult, SearchSummary, lead, origin
+from predictors.search.replicates import lead
+from predictors.search.summary import GPFindings, MixtureResult, SearchSummary, origin
 
 
 def _fmt(value: float | None) -> str:
