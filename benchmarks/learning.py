@@ -197,7 +197,9 @@ def run(base: str, config: str, overrides: list[str], train: bool = True, pass_a
     module, datamodule, trainer = cli.model, cli.datamodule, cli.trainer
     module.configure_model()
     before = evaluate(module, datamodule)
-    groups = sampled_groups(module, datamodule, pass_at) if pass_at else None
+    # Sampling draws from the global RNG; forked, so that asking for pass@G does not change the training run.
+    with torch.random.fork_rng():
+        groups = sampled_groups(module, datamodule, pass_at) if pass_at else None
     if not train:
         return {"before": before, "groups": groups, "after": None, "fit_seconds": 0.0, "args": args}
     start = time.perf_counter()
