@@ -312,10 +312,18 @@ class GPSurrogate:
         return self.sign * mean.squeeze(-1), var.squeeze(-1).sqrt()
 
     def noise_sd(self) -> float:
-        """The learned homoscedastic observation-noise sd in target units (the extra term with replicates)."""
+        """The observation-noise sd of a training mixture's score, in target units.
+
+        Without replicates, the learned homoscedastic noise; with them, the fixed per-mixture noise measured
+        from the replicates (its mean over the mixtures) plus the learned extra term, which alone would
+        understate the noise the fit assumes.
+        """
         lik = self.model.likelihood
-        noise = lik.second_noise if isinstance(lik, FixedNoiseGaussianLikelihood) else lik.noise
-        return float(self.model.outcome_transform.stdvs.squeeze()) * float(noise.detach().reshape(-1)[0]) ** 0.5
+        if isinstance(lik, FixedNoiseGaussianLikelihood):
+            var = float(lik.noise.detach().mean()) + float(lik.second_noise.detach().reshape(-1)[0])
+        else:
+            var = float(lik.noise.detach().reshape(-1)[0])
+        return float(self.model.outcome_transform.stdvs.squeeze()) * var**0.5
 
     def signal_sd(self) -> float:
         """The kernel's prior sd of the latent score at the training mixtures (root mean square), target units.

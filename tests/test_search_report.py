@@ -46,3 +46,12 @@ def test_signal_sd_separates_a_structured_fit_from_a_flat_one() -> None:
     assert trend.signal_sd() > 2 * trend.noise_sd()
     same = GPSurrogate.fit(x, torch.full((11,), 0.5, dtype=torch.float64) + 1e-9 * torch.arange(11), options=options)
     assert same.signal_sd() < _FLAT_SIGNAL_TO_NOISE * same.noise_sd()
+
+
+def test_noise_sd_with_replicates_counts_the_measured_noise() -> None:
+    """With replicates the fit's noise is mostly the fixed, measured part; the reported sd must include it."""
+    x = seed_mixtures(5)
+    y = 0.5 + 0.02 * torch.sin(torch.arange(11, dtype=torch.float64))
+    measured = torch.full((11,), 0.05**2, dtype=torch.float64)  # each mixture's variance, target units
+    gp = GPSurrogate.fit(x, y, measured, options=GPOptions(priors=[0.3], warps=["none"], noise_floor=0.01))
+    assert 0.05 * (1 - 1e-3) <= gp.noise_sd() < 0.1
