@@ -2,7 +2,8 @@
 model, and what the final GP says about them. :mod:`predictors.search.report` renders it.
 
 It answers "which mixture should I train on, and how sure are you?": the best evaluated mixture (highest
-mean target over its runs), its In-/Out-Score against the uniform mixture and the base model, the GP's
+mean target over its runs; after the confirm stage, among the replicated mixtures only:
+:mod:`predictors.search.replicates`), its In-/Out-Score against the uniform mixture and the base model, the GP's
 posterior probability that it beats uniform, the GP's leave-one-out accuracy and whether that is enough
 to rank mixtures, and the GP's own argmax (a prediction, not yet run).
 """
