@@ -68,6 +68,7 @@ class RunMap:
         if uniform is None or uniform.runs < 2:
             raise SystemExit("the map needs >= 2 runs of the uniform mixture for a replicate sd")
         self.sd = replicate_sd([uniform], "out_score")[0]
+        self.uniform = results.index(uniform)
         seeds = seed_mixtures(len(self.domains))
         dist = (seeds.unsqueeze(1) - self.x.unsqueeze(0)).abs().sum(-1)
         missing = [i for i in range(len(seeds)) if float(dist[i].min()) > 1e-3]
@@ -151,8 +152,8 @@ def paper_pipeline(
 def gp_search(
     world: RunMap, rng: np.random.Generator, budgets: list[int], options: GPOptions, acquisition: str = "log_nei"
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """Regret per budget of the best observed run (what the search recommends) and of the GP's best posterior
-    mean among the runs so far."""
+    """Regret per budget of the best observed run (the search's pick before its confirm stage) and of the GP's
+    best posterior mean among the runs so far."""
     rep = Replay(world, rng)
     observed: dict[int, float] = {}
     by_mean: dict[int, float] = {}
@@ -199,11 +200,11 @@ def describe(world: RunMap, top: int) -> str:
     """The map in Markdown: its size, the replicate sd and the best mixtures by true score."""
     runs = sum(m.runs for m in world.results)
     lines = [f"Map: {len(world.results)} mixtures, {runs} runs; replicate sd of Out-Score {world.sd:.4f} "
-             f"({next(m for m in world.results if m.design == 'uniform').runs} uniform runs).", "",
+             f"({world.results[world.uniform].runs} uniform runs).", "",
              "| rank | mixture | runs | Out-Score | In-Score | below the best (sd) |", "|---:|---|---:|---:|---:|---:|"]
     order = world.truth.argsort(descending=True).tolist()
-    uniform = next(j for j, m in enumerate(world.results) if m.design == "uniform")
-    shown = order[:top] + ([] if uniform in order[:top] else [uniform])  # the reference, also when not at the top
+    # The reference, also when it is not at the top.
+    shown = order[:top] + ([] if world.uniform in order[:top] else [world.uniform])
     for i in shown:
         m = world.results[i]
         lines.append(f"| {order.index(i) + 1} | {m.label} | {m.runs} | {m.out_score:.3f} | {m.in_score:.3f} | "

@@ -80,12 +80,11 @@ def summarise(results: list[MixtureResult], replicated: str) -> dict:
         out["exclude_one_minus_single_out_sd"] = (best_e["out"] - best_s["out"]) / sd["out"]
     # Replicated mixtures against the reference: the difference in replicate sds and in standard errors of the
     # difference of two means (the sd taken as every mixture's), so claims need >= 2 runs on both sides.
-    out["vs_replicated"] = [
-        {"mixture": m.label, "runs": m.runs, "out_sd": gap.in_sd, "out_se": gap.in_se}
-        for m in results
-        if m.runs >= 2 and m is not rep
-        for gap in [lead(m, rep, "out_score", sd["out"])]
-    ]
+    out["vs_replicated"] = []
+    for m in results:
+        if m.runs >= 2 and m is not rep:
+            gap = lead(m, rep, "out_score", sd["out"])
+            out["vs_replicated"].append({"mixture": m.label, "runs": m.runs, "out_sd": gap.in_sd, "out_se": gap.in_se})
     return out
 
 

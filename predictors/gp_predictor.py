@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -240,9 +240,8 @@ class GPPredictor(LightningModule):
         if self.table is None:
             return
         t = self.table
-        fields = ("domains", "targets", "weights", "y", "counts", "noise", "in_score", "out_score", "runs", "noise_dof")
         checkpoint["predictor"] = {
-            "table": {k: getattr(t, k) for k in fields},
+            "table": {f.name: getattr(t, f.name) for f in fields(t)},  # shallow: asdict would turn `runs` into a dict
             "gps": [
                 {
                     "structure": s.model.structure(),

@@ -33,7 +33,7 @@ from predictors.search.plan import (
     make_run_id,
     round_mixture,
 )
-from predictors.search.replicates import recommend, replicate_sd
+from predictors.search.replicates import recommend
 from predictors.search.summary import SearchSummary, find_uniform, gp_findings, group_by_mixture
 from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy, seed_mixtures
 
@@ -120,10 +120,15 @@ class MixtureSearch:
         """Every record of this search's record directory."""
         return read_records(self.records_dir, warn=False).records if self.records_dir.is_dir() else []
 
-    def table(self) -> RunTable:
-        """The successful runs so far as a :class:`RunTable` on the search's target, columns in search order."""
+    def table(self, records: Sequence[RunRecord] | None = None) -> RunTable:
+        """The successful runs as a :class:`RunTable` on the search's target, columns in search order.
+
+        Args:
+            records: the records to tabulate; None reads the record directory.
+        """
         try:
-            return table_from_records(self.records(), [self.config.target], self.domains)
+            records = self.records() if records is None else records
+            return table_from_records(records, [self.config.target], self.domains)
         except ValueError as err:
             raise SearchError(f"no usable run to learn from in {str(self.records_dir)!r}: {err}") from err
 
@@ -308,11 +313,13 @@ class MixtureSearch:
         summary = SearchSummary(
             search_dir=str(self.dir), base_config=c.base_config, target=c.target, domains=list(self.domains),
             decimals=c.decimals, records=records, results=results, best=recommend(results, min_runs), uniform=uniform,
-            min_runs=min_runs, replicate_sd=replicate_sd(results, c.target), base=self.base_record(),
+            min_runs=min_runs, base=self.base_record(),
             failed=[r for r in records if r.status == "failed"], means=list(c.gp.means), noise_floor=c.gp.noise_floor,
         )  # fmt: skip
         try:
-            table = self.table()
+            table = self.table(records)  # the records read above: one read, one table for the sd and the GP
+            sd = table.replicate_sd()
+            summary.replicate_sd = None if sd is None else (float(sd[0]), table.noise_dof)
             summary.gp = gp_findings(self.fit_surrogate(table), table, summary.best, uniform)
         except (
             SearchError,
