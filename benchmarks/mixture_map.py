@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     if budgets[0] < len(world.seeds) or budgets[-1] > len(world.results):
         parser.error(f"budgets must lie in [{len(world.seeds)}, {len(world.results)}] (seed runs .. map size)")
     search = parse_config(["--config", args.search_config])
-    heuristics = [build_strategy(spec.name, **spec.options) for spec in search.heuristics]
+    heuristics = [build_strategy(spec.name, **spec.options) for spec in search.planner.heuristics]
     torch.set_num_threads(1)
     print(describe(world, args.top), "\n")
     rows: dict[str, list[dict[int, float]]] = {"paper pipeline": [], "GP search": [], "GP search, best mean": [],

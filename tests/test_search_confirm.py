@@ -47,7 +47,7 @@ def _search(tmp_path: Path, top: int) -> MixtureSearch:
 
 def test_confirm_replicates_the_leaders_and_uniform_then_recommends_the_best_mean(tmp_path: Path) -> None:
     search = _search(tmp_path, top=2)
-    assert search.stage_names() == ["seeds", "confirm"]
+    assert search.planner.stage_names() == ["seeds", "confirm"]
     search.run()
     finish(search.plans.load("seeds"))
     assert _search(tmp_path, top=2).run().script.name == "confirm.sbatch"
@@ -68,7 +68,7 @@ def test_confirm_replicates_the_leaders_and_uniform_then_recommends_the_best_mea
 
 def test_without_confirm_the_lucky_single_run_is_recommended(tmp_path: Path) -> None:
     search = _search(tmp_path, top=0)
-    assert search.stage_names() == ["seeds"]
+    assert search.planner.stage_names() == ["seeds"]
     search.run()
     finish(search.plans.load("seeds"))
     _search(tmp_path, top=0).run()
@@ -111,7 +111,7 @@ def test_bad_confirm_options_are_named(tmp_path: Path, options: dict, message: s
 def test_the_shipped_search_confirms_before_it_recommends() -> None:
     config = parse_config(["--config", str(ROOT / "configs" / "search.yaml")])
     assert config.confirm.top >= 2 and config.confirm.runs >= 3
-    assert MixtureSearch(config).stage_names()[-1] == "confirm"
+    assert MixtureSearch(config).planner.stage_names()[-1] == "confirm"
     # --stop_after seeds (the predictor's records) stops before it.
     stopped = MixtureSearch(parse_config(["--config", str(ROOT / "configs" / "search.yaml"), "--stop_after", "seeds"]))
-    assert stopped.stage_names() == ["seeds"] and stopped.min_runs() == 1
+    assert stopped.planner.stage_names() == ["seeds"] and stopped.planner.min_runs() == 1

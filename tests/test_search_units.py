@@ -66,7 +66,7 @@ def test_slurm_writes_a_job_array_then_continues_from_records(tmp_path: Path) ->
 
 def test_stop_after_seeds_reports_on_the_seed_runs_and_plans_nothing_more(tmp_path: Path) -> None:
     config = mini_search_config(tmp_path, launcher="slurm", stop_after="seeds", rounds=2)
-    assert MixtureSearch(config).stage_names() == ["seeds"]
+    assert MixtureSearch(config).planner.stage_names() == ["seeds"]
     assert MixtureSearch(config).run().status == "waiting"
     finish(MixtureSearch(config).plans.load("seeds"))
     done = MixtureSearch(config).run()
@@ -97,7 +97,7 @@ def test_record_directory_of_another_domain_set_is_refused(tmp_path: Path) -> No
 )
 def test_mixtures_outside_the_simplex_are_refused(tmp_path: Path, mixture: dict[str, float], message: str) -> None:
     with pytest.raises(SimplexError, match=message):
-        MixtureSearch(mini_search_config(tmp_path, extra_mixtures=[mixture])).plan_stage("seeds")
+        MixtureSearch(mini_search_config(tmp_path, extra_mixtures=[mixture])).planner.plan_stage("seeds")
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_bad_heuristics_stop_the_search_before_any_run(tmp_path: Path, heuristic
 def test_proposals_outside_the_simplex_are_refused(tmp_path: Path) -> None:
     search = MixtureSearch(mini_search_config(tmp_path))
     with pytest.raises(SimplexError, match="proposed by bad_strategy.*outside the simplex"):
-        search.proposals_to_runs(torch.tensor([[1.3, -0.3]]), "round_1", "bad_strategy", set())
+        search.planner.proposals_to_runs(torch.tensor([[1.3, -0.3]]), "round_1", "bad_strategy", set())
 
 
 def test_run_ids_are_stable_and_repeated_proposals_get_a_new_repeat(tmp_path: Path) -> None:
@@ -128,7 +128,8 @@ def test_run_ids_are_stable_and_repeated_proposals_get_a_new_repeat(tmp_path: Pa
     assert make_run_id(w, domains, 0, 4) != make_run_id(w, domains, 1, 4)
     search = MixtureSearch(mini_search_config(tmp_path))
     taken: set[str] = set()
-    a, b = search.proposals_to_runs(torch.tensor([[0.33333, 0.66667], [1 / 3, 2 / 3]]), "round_1", "test", taken)
+    rows = torch.tensor([[0.33333, 0.66667], [1 / 3, 2 / 3]])
+    a, b = search.planner.proposals_to_runs(rows, "round_1", "test", taken)
     assert (a.repeat, b.repeat) == (0, 1) and a.weights == b.weights
 
 
@@ -185,7 +186,7 @@ def test_search_yaml_parses_and_names_the_default_domains() -> None:
     assert config.rounds >= 1 and config.proposal.q >= 1 and config.heuristics
     search = MixtureSearch(config)
     assert search.domains == ["objects", "referring", "geometry", "spatial", "science"]
-    assert len([r for r in search.plan_stage("seeds") if r.kind == "fit"]) == 2 * 5 + 1
+    assert len([r for r in search.planner.plan_stage("seeds") if r.kind == "fit"]) == 2 * 5 + 1
     with pytest.raises(ValueError, match="rounds must be >= 0"):
         parse_config(["--config", str(ROOT / "configs" / "search.yaml"), "--rounds", "-1"])
     # 3 decimals would store the uniform seed of 3 domains as 0.334 / 0.333 / 0.333, too far from 1/3 to be found.
