@@ -56,7 +56,8 @@ from predictors.run_table import RunTable
 
 #: Lengthscale-prior candidates: a LogNormal with median 1 simplex unit (curved surfaces: the seed
 #: designs of ``benchmarks/small_n.py``) and BoTorch's dimension-scaled prior (near-linear ones, RegMix).
-#: Shorter medians (0.1, 0.3) never predicted held-out seed runs better there.
+#: A wider set (medians 0.1 and 0.3 too, with the sqrt and log warps) predicts small-n held-out runs better
+#: on average but made the simulated sequential search worse on two of three surfaces (docs/BENCHMARKS.md).
 DEFAULT_PRIORS: tuple[PriorSpec, ...] = (1.0, "dim_scaled")
 #: Input-warp candidates.
 DEFAULT_WARPS: tuple[WarpName, ...] = ("none",)
