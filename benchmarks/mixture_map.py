@@ -47,8 +47,9 @@ from predictors.records import read_records  # noqa: E402
 from predictors.run_table import RunTable  # noqa: E402
 from predictors.search.__main__ import parse_config  # noqa: E402
 from predictors.search.replicates import replicate_sd  # noqa: E402
+from predictors.search.stages import build_heuristics  # noqa: E402
 from predictors.search.summary import MixtureResult, find_uniform  # noqa: E402
-from predictors.strategies import BayesOptBatch, ProposalStrategy, build_strategy  # noqa: E402
+from predictors.strategies import BayesOptBatch, ProposalStrategy  # noqa: E402
 from predictors.strategies.base import dirichlet_pool, seed_mixtures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     if budgets[0] < len(world.seeds) or budgets[-1] > len(world.results):
         parser.error(f"budgets must lie in [{len(world.seeds)}, {len(world.results)}] (seed runs .. map size)")
     search = parse_config(["--config", args.search_config])
-    heuristics = [build_strategy(spec.name, **spec.options) for spec in search.planner.heuristics]
+    heuristics = [strategy for _, strategy in build_heuristics(search.heuristics)]
     torch.set_num_threads(1)
     print(describe(world, args.top), "\n")
     rows: dict[str, list[dict[int, float]]] = {"paper pipeline": [], "GP search": [], "GP search, best mean": [],

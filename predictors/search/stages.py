@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from predictors.search.commands import fit_command, validate_command
-from predictors.search.config import StrategySpec
+from predictors.search.config import SearchConfig, StrategySpec
 from predictors.search.plan import PlannedRun, check_simplex, make_run_id, round_mixture
 from predictors.search.state import SearchError, SearchState
 from predictors.search.summary import find_uniform, group_by_mixture
@@ -48,9 +48,17 @@ class StagePlanner:
 
     def __init__(self, state: SearchState) -> None:
         self.state = state
-        self.config = state.config
-        self.domains = state.domains
-        self.heuristics = build_heuristics(self.config.heuristics)
+        self.heuristics = build_heuristics(state.config.heuristics)
+
+    @property
+    def config(self) -> SearchConfig:
+        """The search configuration (the state's)."""
+        return self.state.config
+
+    @property
+    def domains(self) -> list[str]:
+        """The training domains, in the search's column order (the state's)."""
+        return self.state.domains
 
     def stage_names(self) -> list[str]:
         """The stages in order: ``seeds``, ``heuristics`` (if any), ``round_1`` ... ``round_<rounds>``, ``confirm``
@@ -105,9 +113,8 @@ class StagePlanner:
                 check_simplex(mixture, self.domains, f"mixture proposed by {origin}"), self.domains, c.decimals
             )
             repeat = 0
-            while make_run_id(weights, self.domains, repeat, c.decimals) in taken:
+            while (run_id := make_run_id(weights, self.domains, repeat, c.decimals)) in taken:
                 repeat += 1
-            run_id = make_run_id(weights, self.domains, repeat, c.decimals)
             run = PlannedRun(
                 run_id,
                 weights,
