@@ -82,3 +82,44 @@ def test_map_draws_are_reproducible_mixtures_off_the_seed_design() -> None:
     for w in first:
         assert sum(w.values()) == pytest.approx(1, abs=1e-9) and min(w.values()) >= 0
         assert sorted(w) == sorted(DOMAINS) and max(w.values()) < 1  # no vertex of the simplex
+
+
+
+def _small_search_config(tmp_path: Path) -> Path:
+    """configs/search.yaml with one GP candidate, so that the replays fit quickly."""
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "search.yaml"
+    config.write_text(f"base_config: {root / 'configs' / 'mix.yaml'}\n"
+                      "gp: {priors: [1.0], warps: [none], means: [constant], noise_floor: 0.01}\n")
+    return config
+
+
+def test_the_command_reads_record_dirs_prints_the_map_and_every_strategy_row(tmp_path: Path, capsys) -> None:
+    from mixture_map import main
+
+    from predictors.records import write_record
+
+    for i, record in enumerate(_records()):  # two record directories, as a search and a map run leave them
+        write_record(record, tmp_path / ("search" if i < 10 else "map"))
+    main([str(tmp_path / "search"), str(tmp_path / "map"), "--budgets", "7", "9", "--replays", "1", "--top", "3",
+          "--search_config", str(_small_search_config(tmp_path))])
+    lines = capsys.readouterr().out.splitlines()
+    assert "Map: 19 mixtures, 21 runs; replicate sd of Out-Score 0.0100 (3 uniform runs)." in lines
+    ranks = [line.split(" | ")[0] for line in lines if line[:3] in [f"| {i}" for i in range(1, 10)]]
+    assert ranks[:3] == ["| 1", "| 2", "| 3"] and len(ranks) in (3, 4)  # the top 3, and uniform if not among them
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and "[" in line]
+    strategies = {row[0][2:]: row[1:] for row in rows}
+    assert sorted(strategies) == sorted(["paper pipeline", "GP search", "GP search, best mean", "random"])
+    assert all(len(cells) == 2 for cells in strategies.values())  # one cell per budget
+
+
+def test_the_command_refuses_budgets_outside_the_map(tmp_path: Path, capsys) -> None:
+    from mixture_map import main
+
+    from predictors.records import write_record
+
+    for record in _records():
+        write_record(record, tmp_path / "records")
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "records"), "--budgets", "5", "--search_config", str(_small_search_config(tmp_path))])
+    assert "budgets must lie in [7, 19]" in capsys.readouterr().err
