@@ -1,0 +1,128 @@
+"""Does a mixture's greedy lead survive sampling? Re-evaluates a search's trained policies with sampled decoding.
+
+Greedy evaluation scores each question's most likely answer. On a small policy a small shift of an answer prior
+(one option letter, one corner's words) can flip the argmax on a whole benchmark at once, so a greedy Out-Score
+can move by 0.1-0.3 between seeds without the policy's answer distribution moving much. This script re-evaluates
+every trained policy of a search directory at the training temperature (``--samples`` evaluations with different
+sampling seeds, on the same questions), averages them into one run record per run (the run's mixture, seed and
+steps) and writes them to ``<search_dir>/sampled/records``, which ``benchmarks/mixture_spread.py`` reads like any
+run records::
+
+    # keep each run's exported policy (the search drops ExportPolicy by default)
+    python -m predictors.search --config configs/search.yaml --search_dir runs/evalstudy --stop_after seeds \\
+        --drop_callbacks '[ModelCheckpoint, RunInterruptCheckpoint, CompletionSamples]'
+    python benchmarks/sampled_eval.py runs/evalstudy --samples 3
+    python benchmarks/mixture_spread.py runs/evalstudy/sampled/records
+
+A sampled score is the policy's expected accuracy at that temperature: a smooth function of its weights, where the
+greedy score is not. Each evaluation is one ``main.py validate`` of the search's base config in its own process
+(``--parallel`` at a time, one thread each); finished evaluations are kept under ``<search_dir>/sampled/evals``,
+so rerunning the command resumes. Not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from predictors.records import RunRecord, read_records, write_record  # noqa: E402
+
+
+def find_policy(search_dir: Path, run_id: str) -> Path | None:
+    """The policy ``callbacks.ExportPolicy`` wrote for ``run_id`` (its latest logger version), or None."""
+    found = sorted((search_dir / "logs" / run_id).glob("version_*/policy/config.json"),
+                   key=lambda p: int(p.parent.parent.name.removeprefix("version_")))
+    return found[-1].parent if found else None
+
+
+def validate_command(config: str, policy: Path, seed: int, temperature: float, out_dir: Path, run_id: str,
+                     max_new_tokens: int) -> list[str]:
+    """One sampled ``main.py validate`` of ``policy`` whose scores ``BaseScoreRecorder`` writes to ``out_dir``."""
+    generation = {"max_new_tokens": max_new_tokens, "do_sample": True, "temperature": temperature, "top_p": 1.0}
+    recorder = [{"class_path": "callbacks.base_score.BaseScoreRecorder",
+                 "init_args": {"dirpath": str(out_dir), "run_id": run_id}}]
+    return [sys.executable, str(ROOT / "main.py"), "validate", "--config", config, f"--seed_everything={seed}",
+            f"--model.init_args.policy.init_args.model_name_or_path={policy}",
+            f"--model.init_args.eval_generation={json.dumps(generation)}",
+            f"--trainer.callbacks={json.dumps(recorder)}", "--trainer.logger=false",
+            "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={out_dir / 'lightning'}"]
+
+
+def average(run: RunRecord, evals: list[RunRecord], temperature: float) -> RunRecord:
+    """``run``'s mixture, seed and steps with the mean of ``evals``' scores (benchmarks every evaluation has)."""
+    names = sorted(set.intersection(*(set(e.scores) for e in evals)))
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    return RunRecord(
+        weights=dict(run.weights),
+        scores={b: mean([e.scores[b] for e in evals]) for b in names},
+        in_score=mean([e.in_score for e in evals]) if all(e.in_score is not None for e in evals) else None,
+        out_score=mean([e.out_score for e in evals]) if all(e.out_score is not None for e in evals) else None,
+        steps=run.steps,
+        seed=run.seed,
+        config={"search": run.config.get("search", {}),
+                "sampled_eval": {"samples": len(evals), "temperature": temperature}},
+        stage=run.stage,
+        run_id=run.run_id,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("search_dir", type=Path, help="a mixture search's directory (records/, logs/)")
+    parser.add_argument("--samples", type=int, default=3, help="sampled evaluations per policy (sampling seeds)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (the training one)")
+    parser.add_argument("--max_new_tokens", type=int, default=64, help="as configs/mix.yaml's eval_generation")
+    parser.add_argument("--config", default=None,
+                        help="the config the runs were trained with (default: the search's base_config)")
+    parser.add_argument("--parallel", type=int, default=2, help="evaluations at a time")
+    parser.add_argument("--threads", type=int, default=1, help="OMP threads per evaluation")
+    args = parser.parse_args(argv)
+    if args.samples < 1 or args.parallel < 1:
+        parser.error("--samples and --parallel must be >= 1")
+    config = args.config or json.loads((args.search_dir / "search_config.json").read_text())["base_config"]
+    runs = [r for r in read_records(args.search_dir / "records").records if r.status == "ok"]
+    with_policy = {r.run_id: find_policy(args.search_dir, r.run_id) for r in runs}
+    missing = [rid for rid, p in with_policy.items() if p is None]
+    if len(missing) == len(runs):
+        sys.exit(f"no exported policy under {args.search_dir / 'logs'}: run the search with ExportPolicy kept "
+                 "(see this script's --help)")
+    if missing:
+        print(f"{len(missing)} run(s) without an exported policy, skipped: {', '.join(missing)}")
+    evals_dir = args.search_dir / "sampled" / "evals"
+    jobs = []
+    for rid, policy in with_policy.items():
+        for s in range(args.samples if policy else 0):
+            out = evals_dir / rid / f"s{s}"
+            if not (out / f"{rid}-s{s}.json").exists():
+                jobs.append(validate_command(config, policy, s, args.temperature, out, f"{rid}-s{s}",
+                                             args.max_new_tokens))
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+
+    def execute(cmd: list[str]) -> None:
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            print(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}", file=sys.stderr)
+
+    print(f"{len(jobs)} evaluation(s) to run, {args.parallel} at a time", flush=True)
+    with ThreadPoolExecutor(args.parallel) as pool:
+        list(pool.map(execute, jobs))
+    written = 0
+    for run in runs:
+        dirs = [evals_dir / run.run_id / f"s{s}" for s in range(args.samples)]
+        evals = [r for d in dirs if d.is_dir() for r in read_records(d, warn=False).records]
+        if len(evals) == args.samples:
+            write_record(average(run, evals, args.temperature), args.search_dir / "sampled" / "records")
+            written += 1
+    print(f"{written} sampled record(s) in {args.search_dir / 'sampled' / 'records'}")
+
+
+if __name__ == "__main__":
+    main()
