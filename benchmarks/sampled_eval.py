@@ -11,7 +11,7 @@ run records::
     # keep each run's exported policy (the search drops ExportPolicy by default)
     python -m predictors.search --config configs/search.yaml --search_dir runs/evalstudy --stop_after seeds \\
         --drop_callbacks '[ModelCheckpoint, RunInterruptCheckpoint, CompletionSamples]'
-    python benchmarks/sampled_eval.py runs/evalstudy --samples 3
+    python benchmarks/sampled_eval.py runs/evalstudy --samples 3 --base   # --base: the untrained policy too
     python benchmarks/mixture_spread.py runs/evalstudy/sampled/records
 
 A sampled score is the policy's expected accuracy at that temperature: a smooth function of its weights, where the
@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from predictors.records import RunRecord, read_records, write_record  # noqa: E402
 
+BASE = "base"  # the untrained policy's evaluations, beside the runs'
+
 
 def find_policy(search_dir: Path, run_id: str) -> Path | None:
     """The policy ``callbacks.ExportPolicy`` wrote for ``run_id`` (its latest logger version), or None."""
@@ -43,15 +45,16 @@ def find_policy(search_dir: Path, run_id: str) -> Path | None:
     return found[-1].parent if found else None
 
 
-def validate_command(config: str, policy: Path, seed: int, temperature: float, out_dir: Path, run_id: str,
+def validate_command(config: str, policy: Path | None, seed: int, temperature: float, out_dir: Path, run_id: str,
                      max_new_tokens: int) -> list[str]:
-    """One sampled ``main.py validate`` of ``policy`` whose scores ``BaseScoreRecorder`` writes to ``out_dir``."""
+    """One sampled ``main.py validate`` of ``policy`` (None: the config's own) whose scores ``BaseScoreRecorder``
+    writes to ``out_dir``."""
     generation = {"max_new_tokens": max_new_tokens, "do_sample": True, "temperature": temperature, "top_p": 1.0}
     recorder = [{"class_path": "callbacks.base_score.BaseScoreRecorder",
                  "init_args": {"dirpath": str(out_dir), "run_id": run_id}}]
+    model = [] if policy is None else [f"--model.init_args.policy.init_args.model_name_or_path={policy}"]
     return [sys.executable, str(ROOT / "main.py"), "validate", "--config", config, f"--seed_everything={seed}",
-            f"--model.init_args.policy.init_args.model_name_or_path={policy}",
-            f"--model.init_args.eval_generation={json.dumps(generation)}",
+            *model, f"--model.init_args.eval_generation={json.dumps(generation)}",
             f"--trainer.callbacks={json.dumps(recorder)}", "--trainer.logger=false",
             "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={out_dir / 'lightning'}"]
 
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_new_tokens", type=int, default=64, help="as configs/mix.yaml's eval_generation")
     parser.add_argument("--config", default=None,
                         help="the config the runs were trained with (default: the search's base_config)")
+    parser.add_argument("--base", action="store_true",
+                        help="also evaluate the config's own (untrained) policy, into <search_dir>/sampled/base")
     parser.add_argument("--parallel", type=int, default=2, help="evaluations at a time")
     parser.add_argument("--threads", type=int, default=1, help="OMP threads per evaluation")
     args = parser.parse_args(argv)
@@ -97,9 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         print(f"{len(missing)} run(s) without an exported policy, skipped: {', '.join(missing)}")
     evals_dir = args.search_dir / "sampled" / "evals"
+    if args.base:
+        with_policy[BASE] = None
     jobs = []
     for rid, policy in with_policy.items():
-        for s in range(args.samples if policy else 0):
+        for s in range(args.samples if policy or rid == BASE else 0):
             out = evals_dir / rid / f"s{s}"
             if not (out / f"{rid}-s{s}.json").exists():
                 jobs.append(validate_command(config, policy, s, args.temperature, out, f"{rid}-s{s}",
@@ -122,6 +129,13 @@ def main(argv: list[str] | None = None) -> None:
             write_record(average(run, evals, args.temperature), args.search_dir / "sampled" / "records")
             written += 1
     print(f"{written} sampled record(s) in {args.search_dir / 'sampled' / 'records'}")
+    evals = [r for s in range(args.samples) if (evals_dir / BASE / f"s{s}").is_dir()
+             for r in read_records(evals_dir / BASE / f"s{s}", warn=False).records]
+    if args.base and len(evals) == args.samples:
+        base = average(RunRecord(weights=evals[0].weights, stage="val", run_id=BASE), evals, args.temperature)
+        write_record(base, args.search_dir / "sampled" / "base")
+        print(f"base model, sampled: In-Score {base.in_score:.3f}, Out-Score {base.out_score:.3f}; "
+              + ", ".join(f"{b} {v:.3f}" for b, v in base.scores.items()))
 
 
 if __name__ == "__main__":

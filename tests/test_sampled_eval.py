@@ -59,13 +59,16 @@ def test_the_average_keeps_the_runs_mixture_and_seed_and_means_every_shared_benc
 
 def test_the_command_writes_one_sampled_record_per_run_and_resumes(tmp_path: Path, capsys) -> None:
     search = _search_dir(tmp_path)
-    main([str(search), "--samples", "2"])
+    main([str(search), "--samples", "2", "--base"])
     evals = [read_records(search / "sampled" / "evals" / "m-1-r0" / f"s{s}").records[0] for s in (0, 1)]
     (record,) = read_records(search / "sampled" / "records").records
     assert record.weights == WEIGHTS and record.seed == 43
     assert record.out_score == pytest.approx((evals[0].out_score + evals[1].out_score) / 2)
     assert set(record.scores) >= {"chart", "counting", "position", "objects", "science"}
-    assert "2 evaluation(s) to run" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "4 evaluation(s) to run" in out and "base model, sampled: In-Score" in out  # the run's 2 and the base's 2
+    (base,) = read_records(search / "sampled" / "base").records
+    assert base.steps == 0 and set(base.scores) == set(record.scores)
     main([str(search), "--samples", "2"])  # finished evaluations are kept
     assert "0 evaluation(s) to run" in capsys.readouterr().out
 
