@@ -15,25 +15,26 @@ run records::
     python benchmarks/mixture_spread.py runs/evalstudy/sampled/records
 
 A sampled score is the policy's expected accuracy at that temperature: a smooth function of its weights, where the
-greedy score is not. Each evaluation is one ``main.py validate`` of the search's base config in its own process
-(``--parallel`` at a time, one thread each); finished evaluations are kept under ``<search_dir>/sampled/evals``,
-so rerunning the command resumes. Not a timed test.
+greedy score is not. Each evaluation is one ``main.py validate`` of the search's base config in its own process,
+run by the search's local launcher (``--parallel`` at a time, one thread each, a log beside each record); finished
+evaluations are kept under ``<search_dir>/sampled/evals``, so rerunning the command resumes. Run it from the
+repository root, as the search (its base_config is relative to it). Not a timed test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from statistics import fmean
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from predictors.records import RunRecord, read_records, write_record  # noqa: E402
+from predictors.search.launchers import LocalLauncher  # noqa: E402
+from predictors.search.plan import PlannedRun  # noqa: E402
 
 BASE = "base"  # the untrained policy's evaluations, beside the runs'
 
@@ -62,12 +63,11 @@ def validate_command(config: str, policy: Path | None, seed: int, temperature: f
 def average(run: RunRecord, evals: list[RunRecord], temperature: float) -> RunRecord:
     """``run``'s mixture, seed and steps with the mean of ``evals``' scores (benchmarks every evaluation has)."""
     names = sorted(set.intersection(*(set(e.scores) for e in evals)))
-    mean = lambda values: sum(values) / len(values)  # noqa: E731
     return RunRecord(
         weights=dict(run.weights),
-        scores={b: mean([e.scores[b] for e in evals]) for b in names},
-        in_score=mean([e.in_score for e in evals]) if all(e.in_score is not None for e in evals) else None,
-        out_score=mean([e.out_score for e in evals]) if all(e.out_score is not None for e in evals) else None,
+        scores={b: fmean(e.scores[b] for e in evals) for b in names},
+        in_score=fmean(e.in_score for e in evals) if all(e.in_score is not None for e in evals) else None,
+        out_score=fmean(e.out_score for e in evals) if all(e.out_score is not None for e in evals) else None,
         steps=run.steps,
         seed=run.seed,
         config={"search": run.config.get("search", {}),
@@ -75,6 +75,18 @@ def average(run: RunRecord, evals: list[RunRecord], temperature: float) -> RunRe
         stage=run.stage,
         run_id=run.run_id,
     )
+
+
+def planned_evaluation(rid: str, sample: int, command: list[str], out_dir: Path) -> PlannedRun:
+    """Evaluation ``sample`` of ``rid`` as a run the search's launcher executes (log, failed record, interrupt)."""
+    return PlannedRun(run_id=f"{rid}-s{sample}", weights={}, repeat=sample, stage="sampled", origin="sampled_eval",
+                      kind="validate", command=command, record_dir=str(out_dir), log_path=str(out_dir / "validate.log"))
+
+
+def finished(evals_dir: Path, rid: str, samples: int) -> list[RunRecord]:
+    """The successful evaluations of ``rid`` among its first ``samples``."""
+    dirs = [evals_dir / rid / f"s{s}" for s in range(samples)]
+    return [r for d in dirs if d.is_dir() for r in read_records(d, warn=False).records if r.status == "ok"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,35 +114,28 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         print(f"{len(missing)} run(s) without an exported policy, skipped: {', '.join(missing)}")
     evals_dir = args.search_dir / "sampled" / "evals"
+    targets = {rid: p for rid, p in with_policy.items() if p is not None}
     if args.base:
-        with_policy[BASE] = None
+        targets[BASE] = None  # no path: the config's own policy
     jobs = []
-    for rid, policy in with_policy.items():
-        for s in range(args.samples if policy or rid == BASE else 0):
-            out = evals_dir / rid / f"s{s}"
-            if not (out / f"{rid}-s{s}.json").exists():
-                jobs.append(validate_command(config, policy, s, args.temperature, out, f"{rid}-s{s}",
-                                             args.max_new_tokens))
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-
-    def execute(cmd: list[str]) -> None:
-        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
-        if done.returncode:
-            print(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}", file=sys.stderr)
-
+    for rid, policy in targets.items():
+        done = {r.run_id for r in finished(evals_dir, rid, args.samples)}
+        for s in range(args.samples):
+            if f"{rid}-s{s}" not in done:
+                out = evals_dir / rid / f"s{s}"
+                command = validate_command(config, policy, s, args.temperature, out, f"{rid}-s{s}", args.max_new_tokens)
+                jobs.append(planned_evaluation(rid, s, command, out))
     print(f"{len(jobs)} evaluation(s) to run, {args.parallel} at a time", flush=True)
-    with ThreadPoolExecutor(args.parallel) as pool:
-        list(pool.map(execute, jobs))
+    launcher = LocalLauncher(max_parallel=args.parallel, threads_per_run=args.threads)
+    launcher.launch("sampled", evals_dir, jobs)  # the local launcher reads no plan file
     written = 0
     for run in runs:
-        dirs = [evals_dir / run.run_id / f"s{s}" for s in range(args.samples)]
-        evals = [r for d in dirs if d.is_dir() for r in read_records(d, warn=False).records]
+        evals = finished(evals_dir, run.run_id, args.samples)
         if len(evals) == args.samples:
             write_record(average(run, evals, args.temperature), args.search_dir / "sampled" / "records")
             written += 1
     print(f"{written} sampled record(s) in {args.search_dir / 'sampled' / 'records'}")
-    evals = [r for s in range(args.samples) if (evals_dir / BASE / f"s{s}").is_dir()
-             for r in read_records(evals_dir / BASE / f"s{s}", warn=False).records]
+    evals = finished(evals_dir, BASE, args.samples)
     if args.base and len(evals) == args.samples:
         base = average(RunRecord(weights=evals[0].weights, stage="val", run_id=BASE), evals, args.temperature)
         write_record(base, args.search_dir / "sampled" / "base")

@@ -84,7 +84,6 @@ def test_map_draws_are_reproducible_mixtures_off_the_seed_design() -> None:
         assert sorted(w) == sorted(DOMAINS) and max(w.values()) < 1  # no vertex of the simplex
 
 
-
 def _small_search_config(tmp_path: Path) -> Path:
     """configs/search.yaml with one GP candidate, so that the replays fit quickly."""
     root = Path(__file__).resolve().parents[1]
