@@ -1,4 +1,4 @@
-"""The shipped base model (assets/tiny-base): loads offline and is partial on every benchmark of the main job.
+"""The shipped base model (assets/tiny-base): loads offline and is partial on every benchmark of the shipped worlds.
 
 GRPO learns only from reward differences inside a group, so the base must get some answers right, with the
 image (above what the question text alone is worth); it must also stay below the maximum so that RL, and
@@ -21,20 +21,26 @@ from lightning_modules.rollout import GenerationSettings, generate, process_prom
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "assets" / "tiny-base"
-SAMPLES = 48  # the first evaluation records of each benchmark of configs/mix.yaml
+SAMPLES = 48  # the first evaluation records of each benchmark
+WORLDS = ("mix.yaml", "transfer.yaml")  # the main job's world and the transfer world (docs/TRANSFER.md)
 
 #: Score of the best answer from the question text alone: 1 / #answers for letters, words and counts (answers are
 #: uniform); for boxes the best constant box, as tests/test_data_synthetic.py measures it.
 TEXT_ONLY = {"objects": 0.033, "referring": 0.306, "geometry": 0.25, "spatial": 0.25, "science": 0.2,
-             "counting": 0.25, "chart": 0.2, "position": 0.25}
+             "counting": 0.25, "chart": 0.2, "position": 0.25,
+             "spatial140": 0.25, "science140": 0.2, "geometry140": 0.25}
 
 
 @pytest.fixture(scope="module")
 def outputs() -> dict[str, tuple[list[float], list[float]]]:
     """benchmark -> (scores, format scores) of the shipped base's greedy completions."""
-    run = yaml.safe_load((ROOT / "configs" / "mix.yaml").read_text())
+    run, *others = (yaml.safe_load((ROOT / "configs" / name).read_text()) for name in WORLDS)
     config = run["data"]
-    for domain in config["init_args"]["domains"]:
+    domains = config["init_args"]["domains"]
+    names = {d["name"] for d in domains}
+    for other in others:  # one data module over every benchmark of every world (the training domains are shared)
+        domains += [d for d in other["data"]["init_args"]["domains"] if d["name"] not in names]
+    for domain in domains:
         domain["eval_max_samples"] = SAMPLES
     parser = ArgumentParser()
     parser.add_argument("--data", type=MultiDomainDataModule)
@@ -64,7 +70,7 @@ def test_checkpoint_is_small_and_self_contained() -> None:
         assert (BASE / name).is_file(), f"assets/tiny-base lacks {name}: it would not load offline"
 
 
-def test_every_benchmark_of_the_main_job_is_checked(outputs: dict) -> None:
+def test_every_benchmark_of_the_shipped_worlds_is_checked(outputs: dict) -> None:
     assert set(outputs) == set(TEXT_ONLY)
 
 
