@@ -17,8 +17,8 @@ run records::
 A sampled score is the policy's expected accuracy at that temperature: a smooth function of its weights, where the
 greedy score is not. Each evaluation is one ``main.py validate`` of the search's base config in its own process,
 run by the search's local launcher (``--parallel`` at a time, one thread each, a log beside each record); finished
-evaluations are kept under ``<search_dir>/sampled/evals``, so rerunning the command resumes. Run it from the
-repository root, as the search (its base_config is relative to it). Not a timed test.
+evaluations are kept under ``<search_dir>/sampled/evals`` (``--out`` names another folder), so rerunning the command
+resumes. Run it from the repository root, as the search (its base_config is relative to it). Not a timed test.
 """
 
 from __future__ import annotations
@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default=None,
                         help="the config the runs were trained with (default: the search's base_config)")
     parser.add_argument("--base", action="store_true",
-                        help="also evaluate the config's own (untrained) policy, into <search_dir>/sampled/base")
+                        help="also evaluate the config's own (untrained) policy, into <search_dir>/<out>/base")
+    parser.add_argument("--out", default="sampled",
+                        help="folder under <search_dir> for evals/, records/ and base/: a second name keeps scores "
+                             "of the same runs under another --config (other benchmarks) apart")
     parser.add_argument("--parallel", type=int, default=2, help="evaluations at a time")
     parser.add_argument("--threads", type=int, default=1, help="OMP threads per evaluation")
     args = parser.parse_args(argv)
@@ -113,7 +116,10 @@ def main(argv: list[str] | None = None) -> None:
                  "(see this script's --help)")
     if missing:
         print(f"{len(missing)} run(s) without an exported policy, skipped: {', '.join(missing)}")
-    evals_dir = args.search_dir / "sampled" / "evals"
+    if Path(args.out).name != args.out or args.out in {"records", "logs", "plan", "base", "figures"}:
+        parser.error(f"--out must be a plain folder name other than the search's own, got {args.out!r}")
+    out_dir = args.search_dir / args.out
+    evals_dir = out_dir / "evals"
     targets = {rid: p for rid, p in with_policy.items() if p is not None}
     if args.base:
         targets[BASE] = None  # no path: the config's own policy
@@ -132,13 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     for run in runs:
         evals = finished(evals_dir, run.run_id, args.samples)
         if len(evals) == args.samples:
-            write_record(average(run, evals, args.temperature), args.search_dir / "sampled" / "records")
+            write_record(average(run, evals, args.temperature), out_dir / "records")
             written += 1
-    print(f"{written} sampled record(s) in {args.search_dir / 'sampled' / 'records'}")
+    print(f"{written} sampled record(s) in {out_dir / 'records'}")
     evals = finished(evals_dir, BASE, args.samples)
     if args.base and len(evals) == args.samples:
         base = average(RunRecord(weights=evals[0].weights, stage="val", run_id=BASE), evals, args.temperature)
-        write_record(base, args.search_dir / "sampled" / "base")
+        write_record(base, out_dir / "base")
         print(f"base model, sampled: In-Score {base.in_score:.3f}, Out-Score {base.out_score:.3f}; "
               + ", ".join(f"{b} {v:.3f}" for b, v in base.scores.items()))
 

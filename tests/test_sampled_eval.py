@@ -71,6 +71,16 @@ def test_the_command_writes_one_sampled_record_per_run_and_resumes(tmp_path: Pat
     assert base.steps == 0 and set(base.scores) == set(record.scores)
     main([str(search), "--samples", "2"])  # finished evaluations are kept
     assert "0 evaluation(s) to run" in capsys.readouterr().out
+    main([str(search), "--samples", "1", "--out", "other"])  # another name: evaluated afresh, written apart
+    assert "1 evaluation(s) to run" in capsys.readouterr().out
+    assert len(read_records(search / "other" / "records").records) == 1
+    assert read_records(search / "sampled" / "records").records[0].out_score == record.out_score
+
+
+@pytest.mark.parametrize("out", ["records", "../elsewhere"])
+def test_an_output_name_that_would_mix_with_the_search_is_refused(tmp_path: Path, out: str) -> None:
+    with pytest.raises(SystemExit):
+        main([str(_search_dir(tmp_path)), "--out", out])
 
 
 def test_a_search_without_exported_policies_is_refused_with_how_to_keep_them(tmp_path: Path) -> None:
