@@ -155,7 +155,7 @@ def test_spatial_answer_is_the_nearest_edge_and_position_uses_its_words() -> Non
 def _level_top(record) -> int:
     """Highest row of the liquid (science: saturated red) or of the bar (chart: any saturated colour)."""
     pixels = np.asarray(record.images[0]).astype(int)
-    if record.meta["template"] == "science/thermometer":
+    if record.meta["template"].startswith("science/thermometer"):
         mask = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
     else:
         mask = pixels.max(-1) - pixels.min(-1) > 60  # the grid lines are grey
@@ -173,6 +173,20 @@ def test_letters_code_levels_in_the_same_order_for_science_and_chart(cls) -> Non
     assert len(rows) == 5 and rows == sorted(rows, reverse=True), f"{cls.__name__}: {rows}"
     # One level per letter: the ranges of neighbouring letters do not overlap.
     assert all(max(tops[a]) < min(tops[b]) for a, b in zip("BCDE", "ABCD", strict=False))
+
+
+def test_descending_science_is_the_same_thermometer_under_the_other_letter_convention() -> None:
+    """Same seed, same images; the options run 50 down to 10, so every letter but the middle one is mirrored."""
+    up = SyntheticScience(train_size=0, eval_size=40, seed=9).split("eval")
+    down = SyntheticScience(train_size=0, eval_size=40, seed=9, descending=True).split("eval")
+    mirrored = 0
+    for i in range(40):
+        a, d = up.record(i), down.record(i)
+        assert np.array_equal(np.asarray(a.images[0]), np.asarray(d.images[0]))
+        assert d.meta["options"] == a.meta["options"][::-1] and "A. 50" in d.question and "A. 10" in a.question
+        assert d.solution == "EDCBA"["ABCDE".index(a.solution)]
+        mirrored += d.solution != a.solution
+    assert mirrored >= 20  # only option C (30 degrees) means the same in both conventions
 
 
 def test_bad_options_are_refused() -> None:

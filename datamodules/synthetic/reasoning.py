@@ -64,9 +64,20 @@ class SyntheticScience(SyntheticSource):
 
     A thermometer on a fixed 0-50 scale with an unlabelled tick every 10 degrees, at a random column; the
     liquid stops at one of the five option values. Trains reading a level against a scale.
+
+    Args:
+        descending: List the options from 50 down to 10 (A. 50 ... E. 10), the other convention a dataset may
+            use. The question says so in its option list, and the letter of a level is the mirror of the
+            ascending one. The shipped tiny base, trained on ascending lists only, writes no well-formed answer
+            to this form when decoding greedily (``docs/TRANSFER.md``, "The conflict world").
+        **kwargs: :class:`SyntheticSource`'s arguments.
     """
 
     OPTIONS = ("10", "20", "30", "40", "50")
+
+    def __init__(self, *, descending: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.descending = descending
 
     def default_verifiers(self) -> list[VerifierSpec]:
         return list(_CHOICE_VERIFIERS)
@@ -77,7 +88,9 @@ class SyntheticScience(SyntheticSource):
         image, draw = self.canvas()
         x = s // 2 + int(rng.integers(-20, 21))
         draw_level_gauge(draw, x, top=10, bottom=s - 22, fraction=int(self.OPTIONS[k]) / 50)
-        question = (f"What temperature in degrees Celsius does the thermometer show? {options_text(self.OPTIONS)}. "
+        options = self.OPTIONS[::-1] if self.descending else self.OPTIONS
+        question = (f"What temperature in degrees Celsius does the thermometer show? {options_text(options)}. "
                     "Answer with the option's letter.")
-        meta = {"options": list(self.OPTIONS), "template": "science/thermometer"}
-        return Record(question, [image], _LETTERS[k], meta)
+        template = "science/thermometer-descending" if self.descending else "science/thermometer"
+        meta = {"options": list(options), "template": template}
+        return Record(question, [image], _LETTERS[options.index(self.OPTIONS[k])], meta)
