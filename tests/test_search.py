@@ -6,6 +6,7 @@ One search runs once for the module (3 seed runs on a 2-domain config, one of wh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from predictors.gp import GPOptions
 from predictors.records import read_records
 from predictors.search import MixtureSearch, SearchConfig
 from predictors.search.config import ProposalOptions
+from predictors.search.driver import SearchError
 
 ROOT = Path(__file__).resolve().parents[1]
 # The crash: a bad override injected into the geometry-only run makes real main.py fail while parsing.
@@ -133,3 +135,15 @@ def test_second_invocation_launches_nothing(finished: tuple[SearchConfig, object
     again = MixtureSearch(config).run()
     assert again.status == "done" and again.launched == []
     assert sorted(p.name for p in (Path(config.search_dir) / "records").iterdir()) == before
+
+
+def test_rerun_with_another_design_is_refused_before_any_run(finished: tuple[SearchConfig, object]) -> None:
+    """A search folder keeps its plans: a changed seed design there would silently run the old one."""
+    config, _ = finished
+    stored = (Path(config.search_dir) / "search_config.json").read_text()
+    changed = dataclasses.replace(config, extra_mixtures=[{"geometry": 0.3, "science": 0.7}], run_seed=7)
+    with pytest.raises(SearchError, match=r"extra_mixtures: \[\] there.*run_seed: 42 there, 7 now.*--search_dir"):
+        MixtureSearch(changed).run()
+    assert (Path(config.search_dir) / "search_config.json").read_text() == stored
+    resumed = MixtureSearch(dataclasses.replace(config, max_parallel=2)).run()  # how it runs may change
+    assert resumed.status == "done" and resumed.launched == []

@@ -22,6 +22,12 @@ from predictors.search.summary import SearchSummary, find_uniform, gp_findings, 
 
 __all__ = ["BASE_RUN_ID", "MixtureSearch", "SearchError", "SearchOutcome"]
 
+#: Settings that fix the seed stage's runs (which mixtures, seeds and training): a search folder keeps its stored
+#: plans, so a rerun that changed one of these would silently run the old design. The others (launcher,
+#: parallelism, ``stop_after``, later stages' options) may change when resuming.
+PLAN_KEYS = ("base_config", "target", "domains", "seed_design", "extra_mixtures", "repeats", "run_seed",
+             "max_steps", "overrides", "drop_callbacks")
+
 
 @dataclass
 class SearchOutcome:
@@ -93,10 +99,32 @@ class MixtureSearch(SearchState):
             summary.gp_error = str(err)
         return summary
 
+    def check_same_design(self) -> None:
+        """Refuses to resume a search folder whose stored plans were made with other :data:`PLAN_KEYS` settings.
+
+        Raises:
+            SearchError: naming each changed setting, its stored and its requested value.
+        """
+        stored_path = self.dir / "search_config.json"
+        if not stored_path.is_file() or self.plans.load("seeds") is None:
+            return
+        stored = json.loads(stored_path.read_text(encoding="utf-8"))
+        current = _as_json(self.config)
+        assert isinstance(current, dict)
+        changed = [f"{k}: {stored.get(k)!r} there, {current[k]!r} now"
+                   for k in PLAN_KEYS if stored.get(k) != current[k]]
+        if changed:
+            raise SearchError(
+                f"{str(self.dir)!r} holds a search planned with other settings ({'; '.join(changed)}); its stored "
+                "plans would be rerun as they are. Give this design its own --search_dir, or rerun with the stored "
+                f"settings ({stored_path})"
+            )
+
     # ------------------------------------------------------------------ loop
     def run(self) -> SearchOutcome:
         """Runs (or resumes) the search; returns after the report, or when runs were handed off."""
         self.check_record_dir()
+        self.check_same_design()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "search_config.json").write_text(json.dumps(_as_json(self.config), indent=2), encoding="utf-8")
         launched: list[str] = []
