@@ -4,7 +4,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_rewards_pathological import BENCHMARK_SOLUTIONS
 
@@ -99,6 +99,9 @@ def solutions(draw: st.DrawFn) -> tuple[str, Any, dict[str, Any]]:
 
 @settings(max_examples=300, deadline=None)
 @given(case=solutions(), think=st.sampled_from(["", "Let me think.", "a\nb"]))
+# A coordinate 1e-9 px from the top edge of a 60-px image: 1e-9 of the unit frame, written as 0.
+@example(case=("box_iou", [0.0, 5.960464477539063e-08, 1.0, 2.0], {"image_size": [2, 60], "box_format": "unit"}),
+         think="")
 def test_reference_completion_scores_one(case: tuple[str, Any, dict[str, Any]], think: str) -> None:
     name, solution, meta = case
     reward = DomainReward([{"name": "think_answer_format"}, {"name": name, "weight": 2.0}])
@@ -106,5 +109,8 @@ def test_reference_completion_scores_one(case: tuple[str, Any, dict[str, Any]], 
     completion = reward.reference_completion(solution, meta, think=think)
     out = reward([completion], [solution], [meta])
     assert out.results["think_answer_format"].scores == [1.0]
-    # Normalised box frames round-trip through floats, so allow the last few ulps.
-    assert out.results[name].scores[0] == pytest.approx(1.0, abs=1e-9)
+    # The canonical answer writes a normalised coordinate within 1e-9 (of max(1, |v|)) of an integer as that integer,
+    # so each of the four coordinates may move by up to 1e-9 of the image side in pixels; against a box side of at
+    # least 1 px that costs the IoU at most 4e-9 times the image side, plus float rounding.
+    tolerance = 1e-9 + (4e-9 * max(meta["image_size"]) if "image_size" in meta else 0.0)
+    assert out.results[name].scores[0] == pytest.approx(1.0, abs=tolerance)
