@@ -74,6 +74,15 @@ def test_zero_weight_domain_is_never_drawn() -> None:
     assert {name for name, _ in _draws(sampler, 100)} == {"a"}
 
 
+def test_a_domain_appended_with_weight_zero_leaves_the_stream_unchanged() -> None:
+    # A world that appends a training domain (the conflict world adds science_desc after the transfer world's five)
+    # leaves every run that gives it no weight drawing exactly the examples it drew before, so those runs carry over.
+    sizes, weights = {"a": 8, "b": 6, "c": 7}, {"a": 0.0, "b": 2.0, "c": 1.0}
+    before = _draws(MixtureSampler(sizes, weights, seed=4, stop="cycle"), 80)
+    grown = MixtureSampler({**sizes, "new": 9}, {**weights, "new": 0.0}, seed=4, stop="cycle")
+    assert _draws(grown, 80) == before
+
+
 def test_sampler_state_round_trip_continues_exactly() -> None:
     kwargs = dict(sizes={"a": 6, "b": 9}, weights={"a": 2, "b": 1}, seed=5, stop="cycle")
     reference = _draws(MixtureSampler(**kwargs), 60)
