@@ -99,7 +99,7 @@ def solutions(draw: st.DrawFn) -> tuple[str, Any, dict[str, Any]]:
 
 @settings(max_examples=300, deadline=None)
 @given(case=solutions(), think=st.sampled_from(["", "Let me think.", "a\nb"]))
-# A coordinate 1e-9 px from the top edge of a 60-px image: 1e-9 of the unit frame, written as 0.
+# A coordinate 6e-8 px below the top edge of a 60-px image: 1e-9 of the unit frame, written as 0.
 @example(case=("box_iou", [0.0, 5.960464477539063e-08, 1.0, 2.0], {"image_size": [2, 60], "box_format": "unit"}),
          think="")
 def test_reference_completion_scores_one(case: tuple[str, Any, dict[str, Any]], think: str) -> None:
