@@ -75,9 +75,8 @@ def test_zero_weight_domain_is_never_drawn() -> None:
 
 
 def test_a_domain_appended_with_weight_zero_leaves_the_stream_unchanged() -> None:
-    # A world that appends training domains (the conflict world appends science_desc and spatial_mirror to the
-    # transfer world's five) leaves every run that gives them no weight drawing exactly the examples it drew before,
-    # so those runs carry over.
+    # A world that appends a training domain (the conflict world adds science_desc after the transfer world's five)
+    # leaves every run that gives it no weight drawing exactly the examples it drew before, so those runs carry over.
     sizes, weights = {"a": 8, "b": 6, "c": 7}, {"a": 0.0, "b": 2.0, "c": 1.0}
     before = _draws(MixtureSampler(sizes, weights, seed=4, stop="cycle"), 80)
     grown = MixtureSampler({**sizes, "new": 9}, {**weights, "new": 0.0}, seed=4, stop="cycle")

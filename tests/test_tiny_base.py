@@ -30,9 +30,9 @@ WORLDS = ("mix.yaml", "transfer.yaml", "conflict.yaml")
 TEXT_ONLY = {"objects": 0.033, "referring": 0.306, "geometry": 0.25, "spatial": 0.25, "science": 0.2,
              "counting": 0.25, "chart": 0.2, "position": 0.25,
              "spatial140": 0.25, "science140": 0.2, "geometry140": 0.25}
-#: The conflict world's conventions -> the domain each restates: the base, trained on the other convention only,
-#: writes no well-formed answer to them (docs/TRANSFER.md, "The conflict world"), so they are checked for that.
-UNANSWERED = {"science_desc": "science", "spatial_mirror": "spatial"}
+#: The conflict world's descending thermometer: the base, trained on ascending option lists only, writes no
+#: well-formed answer to it (docs/TRANSFER.md, "The conflict world"), so it is checked for that instead.
+UNANSWERED = ("science_desc",)
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +89,11 @@ def test_base_writes_the_format_and_is_partial(outputs: dict, name: str) -> None
     assert TEXT_ONLY[name] < mean < 0.9, f"{name}: {mean:.3f}, text-only {TEXT_ONLY[name]}"
 
 
-@pytest.mark.parametrize("name", list(UNANSWERED))
-def test_base_does_not_answer_the_other_convention(outputs: dict, name: str) -> None:
-    """A known question under the other convention: the format breaks, so RL starts there from zero."""
+@pytest.mark.parametrize("name", UNANSWERED)
+def test_base_does_not_answer_the_descending_option_list(outputs: dict, name: str) -> None:
+    """Science's thermometer with the options reversed: the format breaks, so RL starts there from zero."""
     scores, formats = outputs[name]
-    known = UNANSWERED[name]
     assert sum(formats) / len(formats) < 0.5, f"{name}: format rate {sum(formats) / len(formats):.2f}"
-    assert sum(scores) / len(scores) < TEXT_ONLY[known], f"{name}: {sum(scores) / len(scores):.3f}"
-    known_formats = outputs[known][1]
-    assert sum(known_formats) / len(known_formats) >= 0.9, f"{known}: the convention the base knows"
+    assert sum(scores) / len(scores) < TEXT_ONLY["science"], f"{name}: {sum(scores) / len(scores):.3f}"
+    science_formats = outputs["science"][1]
+    assert sum(science_formats) / len(science_formats) >= 0.9
