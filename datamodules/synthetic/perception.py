@@ -73,8 +73,6 @@ class SyntheticReferring(SyntheticSource):
 
 #: The four answers of :class:`SyntheticSpatial`, also the words of :class:`datamodules.SyntheticPosition`.
 EDGES = ("left", "right", "top", "bottom")
-#: A left-right mirror swaps these two edge words and keeps the others.
-_MIRROR = {"left": "right", "right": "left"}
 
 
 class SyntheticSpatial(SyntheticSource):
@@ -83,17 +81,7 @@ class SyntheticSpatial(SyntheticSource):
     The answer is drawn first, uniformly; the shape (a fifth to a third of the image side) sits off the corners,
     its nearest edge at least 8 px nearer than the next; scored by exact match. Trains coarse position, named with
     the edge words.
-
-    Args:
-        mirrored: Ask for the edge in the image's left-right mirror ("Which edge of the mirrored image ..."), the
-            other frame a dataset may name sides in: ``left`` and ``right`` swap, ``top`` and ``bottom`` keep their
-            meaning. Same seed, same images as the unmirrored source (``docs/TRANSFER.md``, "The conflict world").
-        **kwargs: :class:`SyntheticSource`'s arguments.
     """
-
-    def __init__(self, *, mirrored: bool = False, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.mirrored = mirrored
 
     def default_verifiers(self) -> list[VerifierSpec]:
         return [VerifierSpec("think_answer_format", 1.0), VerifierSpec("exact_match", 2.0)]
@@ -120,10 +108,5 @@ class SyntheticSpatial(SyntheticSource):
         image, draw = self.canvas()
         color, kind = pick(rng, _COLOR_NAMES), pick(rng, SHAPES)
         draw_shape(draw, kind, box, COLORS[color])
-        if self.mirrored:  # the same drawing and draws; only the frame the question names sides in changes
-            question = (f"Which edge of the mirrored image is the {color} {kind} nearest to? "
-                        "Answer left, right, top or bottom.")
-            answer = _MIRROR.get(answer, answer)
-            return Record(question, [image], answer, {"template": "spatial/edge-mirrored"})
         question = f"Which edge of the image is the {color} {kind} nearest to? Answer left, right, top or bottom."
         return Record(question, [image], answer, {"template": "spatial/edge"})
