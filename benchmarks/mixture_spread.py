@@ -9,7 +9,7 @@ runs and extra seeds of the uniform mixture::
 and prints, per mixture (its runs averaged), In-Score, Out-Score and every benchmark's score, then:
 
 - the replicate standard deviation of In- and Out-Score, from the runs of the ``--replicated`` mixture
-  (default uniform; at least 2 runs with different seeds);
+  (default uniform; at least 2 runs with different seeds), and of each benchmark, largest first;
 - the span (max - min over mixtures) of each, in those standard deviations, over the seed design
   (each domain alone, each left out, uniform), and over every mixture;
 - the best single-domain and the best exclude-one mixture by Out-Score, and their difference in sds;
@@ -69,6 +69,10 @@ def summarise(results: list[MixtureResult], replicated: str) -> dict:
     if min(sd.values()) == 0:
         raise SystemExit(f"the {replicated!r} runs score identically ({sd}); no replicate sd to compare against")
     out: dict = {"rows": rows, "replicate_sd": sd, "replicates": rep.runs}
+    # Which benchmarks the Out-Score's noise comes from: a benchmark whose score drifts from seed to seed hides
+    # mixture effects on the others (Out-Score is their mean, so its sd carries each one's sd / #benchmarks).
+    per_bench = {b: replicate_sd([rep], b) for b in sorted({b for r in rows for b in r["scores"]})}
+    out["benchmark_sd"] = {b: s[0] for b, s in sorted(per_bench.items(), key=lambda kv: -(kv[1] or (0,))[0]) if s}
     for name, chosen in (("seed_design", [r for r in rows if r["kind"] != "other"]), ("all", rows)):
         out[f"span_{name}"] = {m: (max(r[m] for r in chosen) - min(r[m] for r in chosen)) / sd[m]
                                for m in ("in", "out")} if chosen else None
@@ -100,6 +104,8 @@ def render(summary: dict) -> str:
     sd = summary["replicate_sd"]
     lines.append("")
     lines.append(f"Replicate sd ({summary['replicates']} runs): In {sd['in']:.4f}, Out {sd['out']:.4f}.")
+    lines.append("Replicate sd by benchmark: " + ", ".join(f"{b} {v:.3f}" for b, v in summary["benchmark_sd"].items())
+                 + ".")
     for name in ("seed_design", "all"):
         span = summary[f"span_{name}"]
         if span:

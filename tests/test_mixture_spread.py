@@ -74,3 +74,11 @@ def test_a_rerun_with_the_same_seed_counts_once(capsys: pytest.CaptureFixture) -
     records = [_record(uniform, 0.5, 0.4, 0), _record(uniform, 0.52, 0.42, 1), _record(uniform, 0.52, 0.42, 1)]
     (m,) = group(records)
     assert m.runs == 2 and "skipping" in capsys.readouterr().err
+
+
+def test_each_benchmarks_replicate_sd_is_reported_noisiest_first(capsys: pytest.CaptureFixture) -> None:
+    # y (the Out benchmark here) moves three times as much as x from seed to seed.
+    records = [_record({"a": 1, "b": 1, "c": 1}, 0.5 + d, 0.4 + 3 * d, seed) for seed, d in enumerate((-0.01, 0, 0.01))]
+    summary = summarise(group(records), "uniform")
+    assert list(summary["benchmark_sd"]) == ["y", "x"]
+    assert summary["benchmark_sd"]["y"] == pytest.approx(0.03) and summary["benchmark_sd"]["x"] == pytest.approx(0.01)
