@@ -71,8 +71,8 @@ def summarise(results: list[MixtureResult], replicated: str) -> dict:
     out: dict = {"rows": rows, "replicate_sd": sd, "replicates": rep.runs}
     # Which benchmarks the Out-Score's noise comes from: a benchmark whose score drifts from seed to seed hides
     # mixture effects on the others (Out-Score is their mean, so its sd carries each one's sd / #benchmarks).
-    per_bench = {b: replicate_sd([rep], b) for b in sorted({b for r in rows for b in r["scores"]})}
-    out["benchmark_sd"] = {b: s[0] for b, s in sorted(per_bench.items(), key=lambda kv: -(kv[1] or (0,))[0]) if s}
+    per_bench = {b: s[0] for b in sorted({b for r in rows for b in r["scores"]}) if (s := replicate_sd([rep], b))}
+    out["benchmark_sd"] = dict(sorted(per_bench.items(), key=lambda kv: -kv[1]))
     for name, chosen in (("seed_design", [r for r in rows if r["kind"] != "other"]), ("all", rows)):
         out[f"span_{name}"] = {m: (max(r[m] for r in chosen) - min(r[m] for r in chosen)) / sd[m]
                                for m in ("in", "out")} if chosen else None

@@ -76,7 +76,7 @@ def test_a_rerun_with_the_same_seed_counts_once(capsys: pytest.CaptureFixture) -
     assert m.runs == 2 and "skipping" in capsys.readouterr().err
 
 
-def test_each_benchmarks_replicate_sd_is_reported_noisiest_first(capsys: pytest.CaptureFixture) -> None:
+def test_each_benchmarks_replicate_sd_is_reported_noisiest_first() -> None:
     # y (the Out benchmark here) moves three times as much as x from seed to seed.
     records = [_record({"a": 1, "b": 1, "c": 1}, 0.5 + d, 0.4 + 3 * d, seed) for seed, d in enumerate((-0.01, 0, 0.01))]
     summary = summarise(group(records), "uniform")
